@@ -1,0 +1,148 @@
+# cotask: one non-recursive Makefile. Outputs go under $(BUILD).
+#   make                 library, examples, tests, benchmarks
+#   make run             the demo (installs missing build dependencies first)
+#   make check           all tests (installs missing build dependencies first)
+#   make bench           benchmarks with their peers in the same run
+#   make CONTEXT=ucontext ...      portable context switch instead of assembly
+#   make SANITIZE=address,undefined ...   sanitizer build (in build/san-*)
+
+CC       ?= cc
+CONTEXT  ?= asm
+SANITIZE ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+variant  := $(if $(filter ucontext,$(CONTEXT)),-ucontext)$(if $(SANITIZE),-san-$(subst $(comma),-,$(SANITIZE)))
+comma    := ,
+BUILD    ?= build$(if $(variant),/variant$(variant))
+
+SOVERSION := 0
+VERSION   := 0.1.0
+
+PKGS     := libevent_core
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+              -Ilib/include -Ilib/src $(PKG_CFLAGS) -MMD -MP
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDSAN      := -fsanitize=$(SANITIZE)
+endif
+ifeq ($(CONTEXT),ucontext)
+ALL_CFLAGS += -DCO_CONTEXT_UCONTEXT
+endif
+LDFLAGS  ?= -Wl,-z,relro,-z,now
+LIBS     := $(PKG_LIBS) -lpthread
+
+# ---- lib/ ----------------------------------------------------------------
+LIB_SRCS := lib/src/loop.c lib/src/task.c lib/src/stack.c lib/src/overflow.c lib/src/log.c
+ifeq ($(CONTEXT),ucontext)
+LIB_SRCS += lib/src/context-ucontext.c
+else
+ARCH     := $(shell $(CC) -dumpmachine | cut -d- -f1)
+LIB_SRCS += lib/src/context-asm.c lib/src/context-$(ARCH).S
+endif
+LIB_OBJS := $(patsubst %,$(BUILD)/%.o,$(basename $(LIB_SRCS)))
+LIB_A    := $(BUILD)/libcotask.a
+LIB_SO   := $(BUILD)/libcotask.so
+LIB_SONAME := libcotask.so.$(SOVERSION)
+
+EXAMPLES := $(patsubst lib/examples/%.c,$(BUILD)/examples/%,$(wildcard lib/examples/*.c))
+
+# ---- tests/ --------------------------------------------------------------
+TEST_SRCS  := $(wildcard tests/test-*.c)
+TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
+BENCH_SRCS := $(wildcard tests/bench/bench-*.c)
+BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+all: $(LIB_A) $(LIB_SO) $(EXAMPLES) $(TESTS) $(BENCHES)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) $(LDFLAGS) $(LDSAN) -o $@.$(VERSION) $^ $(LIBS)
+	ln -sf libcotask.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
+	ln -sf libcotask.so.$(VERSION) $@
+
+$(BUILD)/examples/%: $(BUILD)/lib/examples/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
+
+# ---- build dependencies from Debian ---------------------------------------
+# pkg-config module or header file -> the Debian package that provides it.
+DEPS_PC    := libevent_core:libevent-dev cmocka:libcmocka-dev
+DEPS_FILES := /usr/include/valgrind/valgrind.h:valgrind
+DEPS_BENCH := /usr/lib/python3/dist-packages/uvloop/__init__.py:python3-uvloop
+
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	command -v $(CC) >/dev/null || missing="$$missing gcc"; \
+	command -v make >/dev/null || missing="$$missing make"; \
+	for d in $(DEPS_PC); do \
+		pkg-config --exists "$${d%%:*}" 2>/dev/null || missing="$$missing $${d#*:}"; \
+	done; \
+	for d in $(DEPS_FILES) $(if $(filter bench,$(MAKECMDGOALS)),$(DEPS_BENCH)); do \
+		test -e "$${d%%:*}" || missing="$$missing $${d#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	cmd="apt-get install -y --no-install-recommends$$missing"; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "missing build dependencies; as root run: apt-get update && $$cmd" >&2; exit 1; \
+	fi; \
+	echo "installing build dependencies:$$missing"; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd
+
+# The build's own pkg-config queries ran before deps could install them:
+# run the real work in a fresh make.
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/examples/countdown
+	$(BUILD)/examples/countdown
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run-tests.sh $(BUILD) $(TESTS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run-bench.sh $(BUILD)
+
+# ---- install ---------------------------------------------------------------
+install: $(LIB_A) $(LIB_SO)
+	install -d $(DESTDIR)$(PREFIX)/include/cotask $(DESTDIR)$(PREFIX)/lib
+	install -m 644 lib/include/cotask/*.h $(DESTDIR)$(PREFIX)/include/cotask/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO).$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libcotask.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/libcotask.so
+
+clean:
+	rm -rf build
+
+.PHONY: all run check bench deps install clean
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef COTASK_COTASK_H
+#define COTASK_COTASK_H
+
+/*
+ * libcotask: asyncio-style stackful coroutine tasks on a libevent loop.
+ *
+ * Conventions (as in systemd's sd-event): object then verb, out-parameters
+ * named ret_*, errors as negative errno values, NULL only from allocators.
+ * Every call that suspends the current task returns -ECANCELED once the task
+ * has been cancelled, and keeps returning it until the task ends
+ * (level-triggered cancellation), unless the task is inside a shield.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#  define CO_EXPORT __attribute__((visibility("default")))
+#  define CO_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define CO_EXPORT
+#  define CO_PRINTF(a, b)
+#endif
+
+/* ---- time ------------------------------------------------------------ */
+
+/* Microseconds on CLOCK_MONOTONIC. Deadlines are absolute. */
+typedef uint64_t co_usec_t;
+#define CO_USEC_INFINITY ((co_usec_t) UINT64_MAX)
+#define CO_USEC_PER_MSEC ((co_usec_t) 1000ULL)
+#define CO_USEC_PER_SEC  ((co_usec_t) 1000000ULL)
+
+CO_EXPORT co_usec_t co_now(void);
+/* now + usec, saturating at CO_USEC_INFINITY. */
+CO_EXPORT co_usec_t co_deadline_after(co_usec_t usec);
+
+/* ---- loop ------------------------------------------------------------ */
+
+typedef struct co_loop co_loop_t;
+typedef struct co_task co_task_t;
+
+/* A loop owns one libevent event_base (precise timers) and runs on the
+ * thread that created it. */
+CO_EXPORT int co_loop_new(co_loop_t **ret_loop);
+/* Runs until no task is left alive (or co_loop_stop). Must not be called
+ * from a task. Returns 0, or a negative errno from the event base. */
+CO_EXPORT int co_loop_run(co_loop_t *loop);
+/* Makes co_loop_run return after the current scheduling round. */
+CO_EXPORT void co_loop_stop(co_loop_t *loop);
+/* Cancels and runs every remaining task to its end, then frees. NULL-safe;
+ * returns NULL. */
+CO_EXPORT co_loop_t *co_loop_free(co_loop_t *loop);
+CO_EXPORT struct event_base *co_loop_get_event_base(co_loop_t *loop);
+/* The loop of the calling thread's running task, or NULL outside a task. */
+CO_EXPORT co_loop_t *co_loop_current(void);
+/* Number of tasks spawned and not yet finished. */
+CO_EXPORT size_t co_loop_get_n_tasks(co_loop_t *loop);
+
+/* ---- tasks ----------------------------------------------------------- */
+
+/* A task body returns >= 0 on success (its result value, unless
+ * co_task_set_result() set a pointer result) or a negative errno. */
+typedef int (*co_task_fn_t)(void *arg);
+
+enum {
+        /* Hang the task off the loop's root instead of the spawning task:
+         * its parent's end neither cancels nor waits for it. */
+        CO_TASK_DETACHED = 1u << 0,
+};
+
+/* Default usable stack (bytes) when co_task_opts_t.stack_size is 0. */
+#define CO_STACK_SIZE_DEFAULT ((size_t) 64 * 1024)
+/* Default grace period of cleanups (CO_FINALLY, co_defer). */
+#define CO_GRACE_DEFAULT_USEC (5 * CO_USEC_PER_SEC)
+
+typedef struct co_task_opts {
+        size_t stack_size;      /* usable bytes; 0 = CO_STACK_SIZE_DEFAULT */
+        co_usec_t grace_usec;   /* 0 = CO_GRACE_DEFAULT_USEC */
+        unsigned flags;         /* CO_TASK_* */
+} co_task_opts_t;
+
+typedef enum co_task_state {
+        CO_TASK_READY,          /* queued to run (or not yet started) */
+        CO_TASK_RUNNING,
+        CO_TASK_SUSPENDED,      /* waiting; see co_task_get_wait() */
+        CO_TASK_DONE,
+} co_task_state_t;
+
+typedef enum co_outcome_kind {
+        CO_OUTCOME_RESULT,      /* body returned >= 0 */
+        CO_OUTCOME_ERROR,       /* body returned a negative errno */
+        CO_OUTCOME_CANCELLED,   /* body returned -ECANCELED, or never ran */
+} co_outcome_kind_t;
+
+typedef struct co_outcome {
+        co_outcome_kind_t kind;
+        int value;              /* RESULT: the return value; else negative errno */
+        void *result;           /* RESULT: pointer set by co_task_set_result() */
+        /* ERROR: message from co_task_set_error(), or NULL; CANCELLED: the
+         * cancellation reason. Valid while the caller holds the task. */
+        const char *message;
+} co_outcome_t;
+
+/* Spawns a task on the current task's loop. The name is copied. Unless
+ * detached, the task is a child of the current task. When ret_task is
+ * non-NULL the caller owns one reference (co_task_unref). */
+CO_EXPORT int co_spawn(co_task_t **ret_task, const char *name, co_task_fn_t fn, void *arg);
+CO_EXPORT int co_spawn_with(co_task_t **ret_task, const char *name, co_task_fn_t fn, void *arg,
+                            const co_task_opts_t *opts);
+/* Spawns a top-level task from outside any task (e.g. before co_loop_run). */
+CO_EXPORT int co_loop_spawn(co_loop_t *loop, co_task_t **ret_task, const char *name,
+                            co_task_fn_t fn, void *arg, const co_task_opts_t *opts);
+
+CO_EXPORT co_task_t *co_task_ref(co_task_t *task);
+/* Drops a reference; NULL-safe, returns NULL. A task keeps running when the
+ * last user reference goes; its memory goes when it has also finished. */
+CO_EXPORT co_task_t *co_task_unref(co_task_t *task);
+
+/* Waits until the task is done and fills ret_outcome (may be NULL).
+ * Returns 0, -ECANCELED if the caller was cancelled while waiting (the task
+ * itself is not cancelled by that), -EDEADLK when joining oneself or an
+ * ancestor. */
+CO_EXPORT int co_task_join(co_task_t *task, co_outcome_t *ret_outcome);
+/* Like co_task_join but gives up at an absolute deadline with -ETIMEDOUT. */
+CO_EXPORT int co_task_join_until(co_task_t *task, co_usec_t deadline, co_outcome_t *ret_outcome);
+/* The outcome of a finished task without waiting: 0, or -EBUSY if not done. */
+CO_EXPORT int co_task_get_outcome(co_task_t *task, co_outcome_t *ret_outcome);
+
+/* Requests cancellation: idempotent; the first reason wins (copied; may be
+ * NULL). Reaches every non-detached descendant. A task cancelled before it
+ * first runs never runs its body. */
+CO_EXPORT void co_task_cancel(co_task_t *task, const char *reason);
+CO_EXPORT bool co_task_is_cancelled(const co_task_t *task);
+CO_EXPORT const char *co_task_get_cancel_reason(const co_task_t *task);
+
+CO_EXPORT co_task_t *co_task_current(void);
+CO_EXPORT const char *co_task_get_name(const co_task_t *task);
+CO_EXPORT co_task_state_t co_task_get_state(const co_task_t *task);
+/* What a suspended task waits on ("sleep", "fd 5 readable", "join 'x'"),
+ * or NULL. */
+CO_EXPORT const char *co_task_get_wait(const co_task_t *task);
+/* The usable stack size in bytes. */
+CO_EXPORT size_t co_task_get_stack_size(const co_task_t *task);
+CO_EXPORT co_task_t *co_task_get_parent(const co_task_t *task);
+CO_EXPORT const char *co_task_state_to_string(co_task_state_t state);
+
+/* From inside the running task: a pointer result for its outcome, and an
+ * error message (formatted, copied) to go with a negative return value. */
+CO_EXPORT void co_task_set_result(void *result);
+CO_EXPORT void co_task_set_error(const char *fmt, ...) CO_PRINTF(1, 2);
+
+typedef void (*co_task_done_fn_t)(co_task_t *task, void *userdata);
+/* Called once when the task is done (at once if it already is). Runs on the
+ * loop, not in a task: it must not suspend. */
+CO_EXPORT int co_task_add_done_callback(co_task_t *task, co_task_done_fn_t fn, void *userdata);
+
+typedef int (*co_task_visit_fn_t)(co_task_t *task, unsigned depth, void *userdata);
+/* Visits every unfinished task of the loop, depth first, parents before
+ * children. A negative return from fn stops the walk and is returned. */
+CO_EXPORT int co_loop_foreach_task(co_loop_t *loop, co_task_visit_fn_t fn, void *userdata);
+
+/* ---- suspending calls (from a task) ---------------------------------- */
+
+CO_EXPORT int co_sleep(co_usec_t usec);
+CO_EXPORT int co_sleep_until(co_usec_t deadline);
+/* Lets every other ready task run once. */
+CO_EXPORT int co_task_yield(void);
+
+enum {
+        CO_FD_READABLE = 1u << 0,
+        CO_FD_WRITABLE = 1u << 1,
+};
+/* Waits until fd is readable and/or writable or the absolute deadline
+ * passes (-ETIMEDOUT). Returns the CO_FD_* bits that are ready. */
+CO_EXPORT int co_fd_wait(int fd, unsigned events, co_usec_t deadline);
+
+/* ---- cleanup: shields, deferred cleanups, try/finally ---------------- */
+
+/* A shielded region: cancellation does not interrupt suspending calls made
+ * inside it, but the region's absolute deadline does: once it has passed
+ * they return -ETIMEDOUT at once. Shields nest; the earliest deadline
+ * binds. Must be ended in LIFO order on the same task. */
+typedef struct co_shield {
+        co_usec_t deadline;
+        struct co_shield *outer;
+} co_shield_t;
+
+CO_EXPORT void co_shield_begin(co_shield_t *shield, co_usec_t deadline);
+CO_EXPORT void co_shield_end(co_shield_t *shield);
+
+typedef void (*co_cleanup_fn_t)(void *arg);
+/* Registers a cleanup on the current task. Cleanups run in reverse order of
+ * registration when the task's body has returned (after its children have
+ * ended), each exactly once, inside a shield whose deadline is the task's
+ * grace period from the start of its cleanup; so they may await. */
+CO_EXPORT int co_defer(co_cleanup_fn_t fn, void *arg);
+
+/*
+ * try/finally for straight-line C:
+ *
+ *     int r;
+ *     CO_TRY {
+ *             r = co_sleep(CO_USEC_PER_SEC);
+ *             if (r < 0)
+ *                     CO_LEAVE;              // jump to the finally block
+ *     } CO_FINALLY {
+ *             close_politely(conn);          // may await: it is shielded
+ *     } CO_END_TRY;
+ *     return r;
+ *
+ * The finally block runs exactly once on every path out of the try block
+ * that goes through its end or CO_LEAVE (do not `return` or `break` out of
+ * the try block itself), inside a shield whose deadline is the task's grace
+ * period. Blocks nest, in one function or across calls: CO_LEAVE reaches the
+ * innermost finally; propagate an error outwards with `if (r < 0) CO_LEAVE;`
+ * after CO_END_TRY, or by returning it.
+ */
+#define CO_TRY                                                          \
+        {                                                               \
+                __label__ co__finally_label;                            \
+                {
+#define CO_LEAVE goto co__finally_label
+#define CO_FINALLY                                                      \
+                }                                                       \
+        co__finally_label:;                                             \
+                co_shield_t co__finally_shield;                         \
+                co_shield_begin(&co__finally_shield, co_task_grace_deadline()); \
+                {
+#define CO_END_TRY                                                      \
+                }                                                       \
+                co_shield_end(&co__finally_shield);                     \
+        }
+
+/* now + the current task's grace period. */
+CO_EXPORT co_usec_t co_task_grace_deadline(void);
+
+/* ---- logging --------------------------------------------------------- */
+
+/* Levels are syslog priorities. */
+typedef enum co_log_level {
+        CO_LOG_ERR = 3,
+        CO_LOG_WARNING = 4,
+        CO_LOG_NOTICE = 5,
+        CO_LOG_INFO = 6,
+        CO_LOG_DEBUG = 7,
+} co_log_level_t;
+
+typedef struct co_log_field {
+        const char *key;        /* lower-case identifier, e.g. "error" */
+        const char *value;
+} co_log_field_t;
+
+typedef struct co_log_record {
+        co_log_level_t level;
+        const char *message;
+        const char *task;       /* name of the task that logged, or NULL */
+        const char *file;
+        unsigned line;
+        const char *func;
+        const co_log_field_t *fields;
+        size_t n_fields;
+        co_usec_t realtime;     /* CLOCK_REALTIME, microseconds */
+} co_log_record_t;
+
+typedef void (*co_log_sink_fn_t)(const co_log_record_t *record, void *userdata);
+
+/* Replaces the process-wide sink (NULL: the default, logfmt on stderr). */
+CO_EXPORT void co_log_set_sink(co_log_sink_fn_t fn, void *userdata);
+/* Records above this level are dropped before formatting. Default INFO. */
+CO_EXPORT void co_log_set_max_level(co_log_level_t level);
+CO_EXPORT co_log_level_t co_log_get_max_level(void);
+CO_EXPORT const char *co_log_level_to_string(co_log_level_t level);
+
+CO_EXPORT void co_log_full(co_log_level_t level, const char *file, unsigned line, const char *func,
+                           const co_log_field_t *fields, size_t n_fields, const char *fmt, ...)
+        CO_PRINTF(7, 8);
+CO_EXPORT void co_log_fullv(co_log_level_t level, const char *file, unsigned line, const char *func,
+                            const co_log_field_t *fields, size_t n_fields, const char *fmt, va_list ap)
+        CO_PRINTF(7, 0);
+
+#define co_log(level, ...) co_log_full((level), __FILE__, __LINE__, __func__, NULL, 0, __VA_ARGS__)
+#define co_log_fields(level, fields, n, ...) \
+        co_log_full((level), __FILE__, __LINE__, __func__, (fields), (n), __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loop and its scheduler. libevent callbacks only mark tasks ready;
+ * tasks run from here, in FIFO order, and a task that suspends hands the
+ * CPU straight to the next ready task (no detour through the scheduler)
+ * until the poll budget says it is time to look at timers and I/O again.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "internal.h"
+
+__thread co_loop_t *co__loop_tls __attribute__((tls_model("initial-exec")));
+
+static co_usec_t clock_usec(clockid_t id) {
+        struct timespec ts;
+
+        clock_gettime(id, &ts);
+        return (co_usec_t) ts.tv_sec * CO_USEC_PER_SEC + (co_usec_t) ts.tv_nsec / 1000;
+}
+
+co_usec_t co_now(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+co_usec_t co__now_coarse(void) {
+        return clock_usec(CLOCK_MONOTONIC_COARSE);
+}
+
+co_usec_t co_deadline_after(co_usec_t usec) {
+        co_usec_t now = co_now();
+
+        return usec >= CO_USEC_INFINITY - now ? CO_USEC_INFINITY : now + usec;
+}
+
+/* ---- the timer heap --------------------------------------------------- */
+
+static bool heap_before(const co_task_t *a, const co_task_t *b) {
+        return a->deadline < b->deadline || (a->deadline == b->deadline && a->deadline_seq < b->deadline_seq);
+}
+
+static void heap_set(co_loop_t *l, size_t i, co_task_t *t) {
+        l->heap[i] = t;
+        t->heap_index = i;
+}
+
+static void heap_up(co_loop_t *l, size_t i) {
+        co_task_t *t = l->heap[i];
+
+        while (i > 0) {
+                size_t p = (i - 1) / 2;
+
+                if (!heap_before(t, l->heap[p]))
+                        break;
+                heap_set(l, i, l->heap[p]);
+                i = p;
+        }
+        heap_set(l, i, t);
+}
+
+static void heap_down(co_loop_t *l, size_t i) {
+        co_task_t *t = l->heap[i];
+
+        for (;;) {
+                size_t c = 2 * i + 1;
+
+                if (c >= l->heap_n)
+                        break;
+                if (c + 1 < l->heap_n && heap_before(l->heap[c + 1], l->heap[c]))
+                        c++;
+                if (!heap_before(l->heap[c], t))
+                        break;
+                heap_set(l, i, l->heap[c]);
+                i = c;
+        }
+        heap_set(l, i, t);
+}
+
+static int heap_push(co_loop_t *l, co_task_t *t) {
+        if (l->heap_n == l->heap_cap) {
+                size_t cap = l->heap_cap ? 2 * l->heap_cap : 64;
+                co_task_t **h = realloc(l->heap, cap * sizeof *h);
+
+                if (!h)
+                        return -ENOMEM;
+                l->heap = h;
+                l->heap_cap = cap;
+        }
+        t->deadline_seq = l->heap_seq++;
+        heap_set(l, l->heap_n++, t);
+        heap_up(l, t->heap_index);
+        return 0;
+}
+
+static void heap_remove(co_loop_t *l, co_task_t *t) {
+        size_t i = t->heap_index;
+        co_task_t *last = l->heap[--l->heap_n];
+
+        t->heap_index = SIZE_MAX;
+        if (last == t)
+                return;
+        heap_set(l, i, last);
+        if (i > 0 && heap_before(last, l->heap[(i - 1) / 2]))
+                heap_up(l, i);
+        else
+                heap_down(l, i);
+}
+
+/* ---- ready queue ------------------------------------------------------ */
+
+void co__ready(co_loop_t *l, co_task_t *t) {
+        t->state = CO_TASK_READY;
+        t->ready_next = NULL;
+        if (l->ready_tail)
+                l->ready_tail->ready_next = t;
+        else
+                l->ready_head = t;
+        l->ready_tail = t;
+}
+
+static co_task_t *ready_pop(co_loop_t *l) {
+        co_task_t *t = l->ready_head;
+
+        if (t) {
+                l->ready_head = t->ready_next;
+                if (!l->ready_head)
+                        l->ready_tail = NULL;
+        }
+        return t;
+}
+
+void co__wake(co_task_t *t, int result) {
+        if (t->state != CO_TASK_SUSPENDED)
+                return;
+        t->wake_result = result;
+        co__ready(t->loop, t);
+}
+
+/* ---- switching ------------------------------------------------------- */
+
+static bool budget_left(co_loop_t *l) {
+        if (++l->resumes >= CO__POLL_EVERY_RESUMES)
+                return false;
+        /* The coarse clock is cheap but not free: look every 16 resumes. */
+        return (l->resumes & 15) != 0 || co__now_coarse() < l->poll_due;
+}
+
+static void switch_to_task(co_loop_t *l, co__fiber_t *from, co_task_t *next, bool exiting) {
+        l->current = next;
+        next->state = CO_TASK_RUNNING;
+        co__fiber_switch(from, &next->fiber, exiting);
+}
+
+/* Leaves the running task `self` (already queued, suspended or ended):
+ * to the next ready task if the poll budget allows, else to the
+ * scheduler. Returns when self is resumed. */
+static void switch_away(co_loop_t *l, co_task_t *self) {
+        co_task_t *next;
+
+        if (CO__UNLIKELY(!co__slot_intact(&self->slot)))
+                co__overflow_abort(self, "its stack canary was overwritten");
+
+        next = l->ready_head;
+        /* A task cancelled before it started is ended by the scheduler,
+         * off any task's stack. */
+        if (next && budget_left(l) && (next->started || !next->cancelled)) {
+                ready_pop(l);
+                if (next == self) {
+                        self->state = CO_TASK_RUNNING;
+                        return;
+                }
+                switch_to_task(l, &self->fiber, next, false);
+                return;
+        }
+        l->current = NULL;
+        co__fiber_switch(&self->fiber, &l->sched, false);
+}
+
+_Noreturn void co__exit_to_scheduler(co_task_t *self) {
+        co_loop_t *l = self->loop;
+
+        l->zombie = self;
+        l->current = NULL;
+        co__fiber_switch(&self->fiber, &l->sched, true);
+        abort();
+}
+
+int co__suspend(co_task_t *self, co_usec_t deadline) {
+        co_loop_t *l = self->loop;
+        int r;
+
+        if (!self->shield) {
+                if (self->cancelled)
+                        return -ECANCELED;
+        } else if (self->shield->deadline != CO_USEC_INFINITY) {
+                if (co_now() >= self->shield->deadline)
+                        return -ETIMEDOUT;
+                if (self->shield->deadline < deadline)
+                        deadline = self->shield->deadline;
+        }
+        self->wake_result = 0;
+        if (deadline != CO_USEC_INFINITY) {
+                self->deadline = deadline;
+                r = heap_push(l, self);
+                if (r < 0)
+                        return r;
+        }
+        self->state = CO_TASK_SUSPENDED;
+        switch_away(l, self);
+        if (self->heap_index != SIZE_MAX)
+                heap_remove(l, self);
+        self->wait_kind = CO__WAIT_NONE;
+        return self->wake_result;
+}
+
+int co_task_yield(void) {
+        co_task_t *self = co__current();
+
+        if (!self)
+                return -EPERM;
+        if (self->cancelled && !self->shield)
+                return -ECANCELED;
+        co__ready(self->loop, self);
+        switch_away(self->loop, self);
+        return 0;
+}
+
+int co_sleep_until(co_usec_t deadline) {
+        co_task_t *self = co__current();
+        int r;
+
+        if (!self)
+                return -EPERM;
+        self->wait_kind = CO__WAIT_SLEEP;
+        r = co__suspend(self, deadline);
+        /* Our own deadline passing is success; the shield's is not. */
+        if (r == -ETIMEDOUT && co__task_shield_deadline(self) >= deadline)
+                return 0;
+        return r;
+}
+
+int co_sleep(co_usec_t usec) {
+        if (usec == 0)
+                return co_task_yield();
+        return co_sleep_until(co_deadline_after(usec));
+}
+
+/* ---- file descriptors ------------------------------------------------ */
+
+typedef struct fd_wait {
+        co_task_t *task;
+        unsigned ready;
+} fd_wait_t;
+
+static void fd_ready(evutil_socket_t fd, short what, void *arg) {
+        fd_wait_t *w = arg;
+
+        (void) fd;
+        w->ready = (what & EV_READ ? CO_FD_READABLE : 0u) | (what & EV_WRITE ? CO_FD_WRITABLE : 0u);
+        co__wake(w->task, 0);
+}
+
+int co_fd_wait(int fd, unsigned events, co_usec_t deadline) {
+        co_task_t *self = co__current();
+        fd_wait_t w = { .task = self };
+        struct event ev;
+        short what = (short) ((events & CO_FD_READABLE ? EV_READ : 0) | (events & CO_FD_WRITABLE ? EV_WRITE : 0));
+        int r;
+
+        if (!self)
+                return -EPERM;
+        if (fd < 0 || what == 0)
+                return -EINVAL;
+        if (self->cancelled && !self->shield)
+                return -ECANCELED;
+        if (event_assign(&ev, self->loop->base, fd, what, fd_ready, &w) < 0 || event_add(&ev, NULL) < 0)
+                return -EINVAL;
+        self->loop->n_fd_waits++;
+        self->wait_kind = CO__WAIT_FD;
+        self->wait_fd = fd;
+        self->wait_events = events;
+        r = co__suspend(self, deadline);
+        event_del(&ev);
+        self->loop->n_fd_waits--;
+        if (r < 0)
+                return r;
+        return (int) w.ready;
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static void timer_fired(evutil_socket_t fd, short what, void *arg) {
+        co_loop_t *l = arg;
+
+        (void) fd;
+        (void) what;
+        l->timer_armed = CO_USEC_INFINITY;
+}
+
+int co_loop_new(co_loop_t **ret_loop) {
+        struct event_config *cfg = NULL;
+        co_loop_t *l;
+
+        if (!ret_loop)
+                return -EINVAL;
+        l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->timer_armed = CO_USEC_INFINITY;
+        cfg = event_config_new();
+        if (!cfg || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) < 0)
+                goto fail;
+        l->base = event_base_new_with_config(cfg);
+        if (!l->base)
+                goto fail;
+        l->timer_event = evtimer_new(l->base, timer_fired, l);
+        if (!l->timer_event)
+                goto fail;
+        co__fiber_init_thread(&l->sched);
+        co__overflow_handler_install();
+        event_config_free(cfg);
+        *ret_loop = l;
+        return 0;
+fail:
+        if (cfg)
+                event_config_free(cfg);
+        co_loop_free(l);
+        return -ENOMEM;
+}
+
+struct event_base *co_loop_get_event_base(co_loop_t *l) {
+        return l ? l->base : NULL;
+}
+
+co_loop_t *co_loop_current(void) {
+        return co__current() ? co__loop_tls : NULL;
+}
+
+size_t co_loop_get_n_tasks(co_loop_t *l) {
+        return l ? l->n_tasks : 0;
+}
+
+void co_loop_stop(co_loop_t *l) {
+        if (l)
+                l->stop = true;
+}
+
+static void expire_timers(co_loop_t *l) {
+        co_usec_t now;
+
+        if (l->heap_n == 0)
+                return;
+        now = co_now();
+        while (l->heap_n > 0 && l->heap[0]->deadline <= now) {
+                co_task_t *t = l->heap[0];
+
+                heap_remove(l, t);
+                co__wake(t, -ETIMEDOUT);
+        }
+}
+
+static int poll_events(co_loop_t *l) {
+        expire_timers(l);
+        if (l->ready_head) {
+                /* Without fd waits there is nothing for a non-blocking
+                 * poll to find: save the system call. */
+                if (l->n_fd_waits > 0 && event_base_loop(l->base, EVLOOP_NONBLOCK) < 0)
+                        return -EIO;
+                return 0;
+        }
+        if (l->heap_n > 0) {
+                co_usec_t next = l->heap[0]->deadline;
+
+                if (next != l->timer_armed) {
+                        co_usec_t now = co_now();
+                        co_usec_t delta = next > now ? next - now : 0;
+                        struct timeval tv = {
+                                .tv_sec = (time_t) (delta / CO_USEC_PER_SEC),
+                                .tv_usec = (suseconds_t) (delta % CO_USEC_PER_SEC),
+                        };
+
+                        if (evtimer_add(l->timer_event, &tv) < 0)
+                                return -EIO;
+                        l->timer_armed = next;
+                }
+        } else if (l->timer_armed != CO_USEC_INFINITY) {
+                evtimer_del(l->timer_event);
+                l->timer_armed = CO_USEC_INFINITY;
+        }
+        /* About to sleep: a good moment to give back idle stack arenas. */
+        co__stacks_trim(&l->stacks);
+        /* Sleeps in the kernel until something happens, even if nothing is
+         * registered: tasks that wait on each other forever stay asleep. */
+        if (event_base_loop(l->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY) < 0)
+                return -EIO;
+        expire_timers(l);
+        return 0;
+}
+
+static void run_ready(co_loop_t *l) {
+        co_task_t *t;
+
+        l->resumes = 0;
+        l->poll_due = co__now_coarse() + CO__POLL_EVERY_USEC;
+        while ((t = ready_pop(l))) {
+                if (!t->started && t->cancelled) {
+                        co__task_end_unstarted(t);
+                        continue;
+                }
+                switch_to_task(l, &l->sched, t, false);
+                if (l->zombie) {
+                        co_task_t *z = l->zombie;
+
+                        l->zombie = NULL;
+                        co__task_reap(z);
+                }
+                if (l->stop || !budget_left(l))
+                        break;
+        }
+}
+
+int co_loop_run(co_loop_t *l) {
+        co_loop_t *outer = co__loop_tls;
+        int r = 0;
+
+        if (!l)
+                return -EINVAL;
+        if (l->running)
+                return -EBUSY;
+        l->running = true;
+        l->stop = false;
+        co__loop_tls = l;
+        while (!l->stop && l->n_tasks > 0) {
+                if (l->ready_head)
+                        run_ready(l);
+                if (l->stop || l->n_tasks == 0)
+                        break;
+                r = poll_events(l);
+                if (r < 0)
+                        break;
+        }
+        co__loop_tls = outer;
+        l->running = false;
+        if (l->n_tasks == 0)
+                co__stacks_trim(&l->stacks);
+        return r;
+}
+
+co_loop_t *co_loop_free(co_loop_t *l) {
+        if (!l)
+                return NULL;
+        if (l->n_tasks > 0 && !l->running) {
+                for (co_task_t *t = l->first_root; t; t = t->next_sibling)
+                        co_task_cancel(t, "loop freed");
+                (void) co_loop_run(l);
+        }
+        if (l->n_tasks > 0)
+                co_log(CO_LOG_ERR, "loop freed with %zu tasks still running", l->n_tasks);
+        if (l->timer_event)
+                event_free(l->timer_event);
+        if (l->base)
+                event_base_free(l->base);
+        free(l->heap);
+        co__stacks_release(&l->stacks);
+        co__fiber_destroy(&l->sched);
+        free(l);
+        return NULL;
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""Python asyncio / uvloop peer for the cotask benchmarks.
+
+The C benchmarks call this script in the same run, so their numbers can be
+compared against a well-known coroutine runtime measured on the same machine.
+It runs one benchmark per process (so RSS numbers are clean) and prints only
+lines of the form  name=<bench>_<impl> value=<number> unit=<unit>.
+
+Usage: peer-asyncio.py {switch,spawn,parked,cancel} {asyncio,uvloop}
+                       [--quick] [--tasks N]
+--quick divides every count by 10 (smoke tests); --tasks is for `parked`.
+"""
+import argparse
+import asyncio
+import gc
+import os
+import sys
+from time import perf_counter_ns
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def report(name, value, unit):
+    print(f"name={name} value={value} unit={unit}", flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        sys.exit(f"peer-asyncio: assertion failed: {msg}")  # stderr, exit 1
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+async def bench_switch(impl, div, _):
+    iters = 500_000 // div  # per task; two tasks -> 2 * iters switches
+
+    async def pinger():
+        for _ in range(iters):
+            await asyncio.sleep(0)
+
+    t0 = perf_counter_ns()
+    await asyncio.gather(pinger(), pinger())
+    elapsed = perf_counter_ns() - t0
+    report(f"switch_{impl}", round(elapsed / (2 * iters), 1), "ns")
+
+
+async def bench_spawn(impl, div, _):
+    total, batch_size = 1_000_000 // div, 10_000
+
+    async def f():
+        return 1
+
+    done = 0
+    t0 = perf_counter_ns()
+    for _ in range(total // batch_size):
+        batch = [asyncio.create_task(f()) for _ in range(batch_size)]
+        for t in batch:
+            done += await t
+    elapsed = perf_counter_ns() - t0
+    check(done == total, f"spawn: {done} != {total}")
+    report(f"spawn_{impl}", round(elapsed / total, 1), "ns")
+
+
+started = 0   # tasks that have reached their first await
+finished = 0  # cancel: finally blocks that ran
+
+
+async def sleeper():
+    global started
+    started += 1
+    await asyncio.sleep(3600)
+
+
+async def sleeper_finally():
+    global started, finished
+    started += 1
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        finished += 1
+
+
+async def park_all(n, body):
+    """Create n tasks running body(); yield until every one is suspended."""
+    tasks = [asyncio.create_task(body()) for _ in range(n)]
+    while started < n:
+        await asyncio.sleep(0)
+    return tasks
+
+
+async def bench_parked(impl, div, ntasks):
+    n = ntasks // div
+    rss0 = rss_bytes()
+    t0 = perf_counter_ns()
+    tasks = await park_all(n, sleeper)
+    elapsed = perf_counter_ns() - t0
+    rss1 = rss_bytes()
+    report(f"parked_rss_{impl}_{n}", round((rss1 - rss0) / n, 1), "B")
+    report(f"parked_create_{impl}_{n}", round(elapsed / 1e6, 1), "ms")
+    gc.disable()  # untimed teardown: skip gen-2 scans of 1M live tasks
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def bench_cancel(impl, div, _):
+    n = 100_000 // div
+    tasks = await park_all(n, sleeper_finally)
+    t0 = perf_counter_ns()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    elapsed = perf_counter_ns() - t0
+    check(finished == n, f"cancel: {finished} finally blocks ran, want {n}")
+    report(f"cancel_{impl}", round(elapsed / 1e6, 1), "ms")
+
+
+BENCHES = {"switch": bench_switch, "spawn": bench_spawn,
+           "parked": bench_parked, "cancel": bench_cancel}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bench", choices=BENCHES)
+    ap.add_argument("impl", choices=["asyncio", "uvloop"])
+    ap.add_argument("--quick", action="store_true", help="counts / 10")
+    ap.add_argument("--tasks", type=int, default=100_000,
+                    help="number of tasks for `parked` (default 100000)")
+    args = ap.parse_args()
+
+    if args.impl == "uvloop":
+        import uvloop
+        factory = uvloop.new_event_loop
+    else:
+        factory = asyncio.new_event_loop
+    div = 10 if args.quick else 1
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(BENCHES[args.bench](args.impl, div, args.tasks))
+
+
+if __name__ == "__main__":
+    main()
