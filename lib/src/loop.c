@@ -432,7 +432,6 @@ int co_loop_run(co_loop_t *l) {
         if (l->running)
                 return -EBUSY;
         l->running = true;
-        l->stop = false;
         co__loop_tls = l;
         while (!l->stop && l->n_tasks > 0) {
                 if (l->ready_head)
@@ -445,6 +444,7 @@ int co_loop_run(co_loop_t *l) {
         }
         co__loop_tls = outer;
         l->running = false;
+        l->stop = false;
         if (l->n_tasks == 0)
                 co__stacks_trim(&l->stacks);
         return r;

@@ -53,7 +53,8 @@ CO_EXPORT int co_loop_new(co_loop_t **ret_loop);
 /* Runs until no task is left alive (or co_loop_stop). Must not be called
  * from a task. Returns 0, or a negative errno from the event base. */
 CO_EXPORT int co_loop_run(co_loop_t *loop);
-/* Makes co_loop_run return after the current scheduling round. */
+/* Makes co_loop_run return after the current scheduling round (at once
+ * if called before it). */
 CO_EXPORT void co_loop_stop(co_loop_t *loop);
 /* Cancels and runs every remaining task to its end, then frees. NULL-safe;
  * returns NULL. */
@@ -230,7 +231,7 @@ CO_EXPORT int co_defer(co_cleanup_fn_t fn, void *arg);
 #define CO_LEAVE goto co__finally_label
 #define CO_FINALLY                                                      \
                 }                                                       \
-        co__finally_label:;                                             \
+        co__finally_label: __attribute__((unused));                                           \
                 co_shield_t co__finally_shield;                         \
                 co_shield_begin(&co__finally_shield, co_task_grace_deadline()); \
                 {

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Shared by the cmocka test programs: cleanup helpers in the manner of
+ * systemd's src/basic, and small process helpers. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <cotask/cotask.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void co_loop_freep(co_loop_t **l) {
+        co_loop_free(*l);
+}
+#define _cleanup_loop_ _cleanup_(co_loop_freep)
+
+static inline void co_task_unrefp(co_task_t **t) {
+        co_task_unref(*t);
+}
+#define _cleanup_task_ _cleanup_(co_task_unrefp)
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Runs fn as the main task of a fresh loop until every task has ended;
+ * returns fn's outcome. */
+static inline co_outcome_t run_main(co_task_fn_t fn, void *arg) {
+        _cleanup_loop_ co_loop_t *loop = NULL;
+        _cleanup_task_ co_task_t *t = NULL;
+        co_outcome_t o = { .kind = CO_OUTCOME_ERROR, .value = -EIO };
+
+        assert_int_equal(co_loop_new(&loop), 0);
+        assert_int_equal(co_loop_spawn(loop, &t, "main", fn, arg, NULL), 0);
+        assert_int_equal(co_loop_run(loop), 0);
+        assert_int_equal(co_task_get_outcome(t, &o), 0);
+        assert_int_equal(co_loop_get_n_tasks(loop), 0);
+        return o;
+}
+
+static inline co_usec_t msec(unsigned ms) {
+        return (co_usec_t) ms * CO_USEC_PER_MSEC;
+}
+
+/* Lines of /proc/self/maps: one per mapping. */
+static inline size_t count_mappings(void) {
+        FILE *f = fopen("/proc/self/maps", "re");
+        size_t n = 0;
+        int c;
+
+        assert_non_null(f);
+        while ((c = fgetc(f)) != EOF)
+                n += c == '\n';
+        fclose(f);
+        return n;
+}
