@@ -12,8 +12,8 @@ SANITIZE ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
-variant  := $(if $(filter ucontext,$(CONTEXT)),-ucontext)$(if $(SANITIZE),-san-$(subst $(comma),-,$(SANITIZE)))
 comma    := ,
+variant  := $(if $(filter ucontext,$(CONTEXT)),-ucontext)$(if $(SANITIZE),-san-$(subst $(comma),-,$(SANITIZE)))
 BUILD    ?= build$(if $(variant),/variant$(variant))
 
 SOVERSION := 0
@@ -56,40 +56,44 @@ EXAMPLES := $(patsubst lib/examples/%.c,$(BUILD)/examples/%,$(wildcard lib/examp
 # ---- tests/ --------------------------------------------------------------
 TEST_SRCS  := $(wildcard tests/test-*.c)
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
-TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null) -lm
 BENCH_SRCS := $(wildcard tests/bench/bench-*.c)
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 all: $(LIB_A) $(LIB_SO) $(EXAMPLES) $(TESTS) $(BENCHES)
 
+# Quiet unless V=1.
+Q := $(if $(V),,@)
+say = $(if $(V),,@echo "  $(1) $(2)";)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.S
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(call say,AS,$@)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,$(LIB_SONAME) $(LDFLAGS) $(LDSAN) -o $@.$(VERSION) $^ $(LIBS)
-	ln -sf libcotask.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
-	ln -sf libcotask.so.$(VERSION) $@
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(LIB_SONAME) $(LDFLAGS) $(LDSAN) -o $@.$(VERSION) $^ $(LIBS)
+	$(Q)ln -sf libcotask.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
+	$(Q)ln -sf libcotask.so.$(VERSION) $@
 
 $(BUILD)/examples/%: $(BUILD)/lib/examples/%.o $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS) $(TEST_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
 
 # ---- build dependencies from Debian ---------------------------------------
 # pkg-config module or header file -> the Debian package that provides it.
@@ -145,4 +149,5 @@ clean:
 .PHONY: all run check bench deps install clean
 .SECONDARY:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+ALL_OBJS := $(LIB_OBJS) $(patsubst %,$(BUILD)/%.o,$(basename $(wildcard lib/examples/*.c) $(TEST_SRCS) $(BENCH_SRCS)))
+-include $(ALL_OBJS:.o=.d)

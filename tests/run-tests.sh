@@ -11,7 +11,7 @@ failed=0
 broken=()
 for t in "$@"; do
         log=$(mktemp)
-        timeout --kill-after=10 "${TEST_TIMEOUT:-240}" stdbuf -oL "$t" 2>&1 | tee "$log"
+        timeout --kill-after=10 "${TEST_TIMEOUT:-240}" "$t" 2>&1 | tee "$log"
         rc=${PIPESTATUS[0]}
         p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -n 1)
         f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -n 1)

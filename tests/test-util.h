@@ -41,6 +41,11 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+/* cmocka writes to both stdout and stderr: keep their lines in order. */
+static void __attribute__((constructor)) stdout_line_buffered(void) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* Runs fn as the main task of a fresh loop until every task has ended;
  * returns fn's outcome. */
 static inline co_outcome_t run_main(co_task_fn_t fn, void *arg) {
@@ -59,6 +64,14 @@ static inline co_outcome_t run_main(co_task_fn_t fn, void *arg) {
 static inline co_usec_t msec(unsigned ms) {
         return (co_usec_t) ms * CO_USEC_PER_MSEC;
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#  define HAVE_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define HAVE_ASAN 1
+#  endif
+#endif
 
 /* Lines of /proc/self/maps: one per mapping. */
 static inline size_t count_mappings(void) {

@@ -59,6 +59,13 @@ const char *co__guard_to_string(co__guard_t g) {
 
 /* Process-wide: what new arenas use. Moves only towards CANARY. */
 static _Atomic int guard_mode = -1;
+/* Arenas mapped in the whole process, for tests. */
+static _Atomic long n_arenas;
+
+long co__stacks_n_arenas(void) {
+        return atomic_load(&n_arenas);
+}
+
 /* Mappings that mprotect guards may still create (each splits a mapping). */
 static _Atomic long mprotect_budget = -1;
 
@@ -166,6 +173,7 @@ static co__arena_t *arena_free(co__arena_t *a) {
         if (a->guard == CO__GUARD_MPROTECT)
                 atomic_fetch_add(&mprotect_budget, (long) a->n_slots);
         munmap(a->base, a->n_slots * a->pool->slot_size);
+        atomic_fetch_sub(&n_arenas, 1);
         free(a);
         return NULL;
 }
@@ -188,6 +196,7 @@ static int arena_new(co__stack_pool_t *p, co__arena_t **ret) {
         }
         /* A huge page would make one 4 KiB stack cost 2 MiB of RSS. */
         (void) madvise(base, n * p->slot_size, MADV_NOHUGEPAGE);
+        atomic_fetch_add(&n_arenas, 1);
         a->pool = p;
         a->base = base;
         a->n_slots = n;

@@ -56,6 +56,8 @@ static inline bool co__slot_intact(const co__slot_t *slot) {
  * madvise|mprotect|canary, for tests). */
 co__guard_t co__stacks_guard_mode(void);
 const char *co__guard_to_string(co__guard_t g);
+/* Arenas currently mapped by all loops of the process. */
+long co__stacks_n_arenas(void);
 
 /* Whether addr lies in the guard page of the slot. */
 static inline bool co__slot_guard_hit(const co__slot_t *slot, const void *addr) {

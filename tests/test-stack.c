@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* Task stacks: guards, overflow reports, sizes, pooling, mapping counts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include "stack.h"
+#include "test-util.h"
+
+static const char *self_exe;
+
+/* ---- overflow, in a fresh process per guard mode ---------------------- */
+
+static unsigned recurse(unsigned depth, unsigned max) {
+        volatile char frame[1024];
+
+        /* Every byte: a canary is only seen if it is overwritten. */
+        for (size_t i = 0; i < sizeof frame; i++)
+                frame[i] = (char) depth;
+        if (depth == max) {
+                /* The canary is checked when the task switches away. */
+                (void) co_task_yield();
+                return frame[0];
+        }
+        return recurse(depth + 1, max) + frame[sizeof frame - 1];
+}
+
+static int deep(void *arg) {
+        return (int) recurse(0, 1u << 20);
+}
+
+static int canary_deep(void *arg) {
+        /* Just past the bottom: into the uncarved neighbour slot. */
+        return (int) recurse(0, 24);
+}
+
+static int overflow_child(const char *mode) {
+        co_loop_t *loop = NULL;
+        co_task_opts_t opts = { .stack_size = 16 * 1024 };
+
+        setenv("COTASK_STACK_GUARD", mode, 1);
+        if (co_loop_new(&loop) < 0)
+                return 2;
+        if (co_loop_spawn(loop, NULL, "deep", strcmp(mode, "canary") == 0 ? canary_deep : deep, NULL, &opts) < 0)
+                return 3;
+        (void) co_loop_run(loop);
+        return 4; /* not reached: the overflow aborts */
+}
+
+static void expect_overflow_report(const char *mode, const char *suffix) {
+        _cleanup_close_ int rd = -1;
+        char out[1024] = "", want[256];
+        int p[2], status;
+        ssize_t n, total = 0;
+        pid_t pid;
+
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(p[1], STDERR_FILENO);
+                execl(self_exe, self_exe, "--overflow-child", mode, (char *) NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        rd = p[0];
+        while ((n = read(rd, out + total, sizeof out - 1 - (size_t) total)) > 0)
+                total += n;
+        out[total] = '\0';
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGABRT);
+        snprintf(want, sizeof want, "task 'deep' overflowed its ");
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, "-byte stack"));
+        if (suffix)
+                assert_non_null(strstr(out, suffix));
+        else
+                assert_null(strstr(out, "canary"));
+}
+
+static void test_stack_overflow_madvise_guard(void **state) {
+        expect_overflow_report("madvise", NULL);
+}
+
+static void test_stack_overflow_mprotect_guard(void **state) {
+        expect_overflow_report("mprotect", NULL);
+}
+
+static void test_stack_overflow_canary(void **state) {
+        expect_overflow_report("canary", "(its stack canary was overwritten)");
+}
+
+/* ---- guards and sizes -------------------------------------------------- */
+
+static bool kernel_at_least(int major, int minor) {
+        struct utsname u;
+        int ma = 0, mi = 0;
+
+        assert_int_equal(uname(&u), 0);
+        assert_true(sscanf(u.release, "%d.%d", &ma, &mi) == 2);
+        return ma > major || (ma == major && mi >= minor);
+}
+
+static int nop(void *arg) {
+        return 0;
+}
+
+static void test_stack_guard_mode_matches_kernel(void **state) {
+        _cleanup_loop_ co_loop_t *loop = NULL;
+
+        unsetenv("COTASK_STACK_GUARD");
+        assert_int_equal(co_loop_new(&loop), 0);
+        assert_int_equal(co_loop_spawn(loop, NULL, "nop", nop, NULL, NULL), 0);
+        assert_int_equal(co_loop_run(loop), 0);
+        /* MADV_GUARD_INSTALL arrived in Linux 6.13. */
+        assert_int_equal(co__stacks_guard_mode(), kernel_at_least(6, 13) ? CO__GUARD_MADVISE : CO__GUARD_MPROTECT);
+}
+
+static int use_big_frame(void *arg) {
+        char buf[200 * 1024];
+
+        memset(buf, 1, sizeof buf);
+        *(size_t *) arg = co_task_get_stack_size(co_task_current());
+        return buf[sizeof buf - 1] + buf[0] - 2;
+}
+
+static int spawn_big(void *arg) {
+        _cleanup_task_ co_task_t *big = NULL, *small = NULL;
+        co_task_opts_t opts = { .stack_size = 256 * 1024 };
+        co_outcome_t o;
+
+        assert_int_equal(co_spawn_with(&big, "big", use_big_frame, arg, &opts), 0);
+        assert_int_equal(co_task_join(big, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+        assert_int_equal(co_spawn(&small, "small", nop, NULL), 0);
+        assert_true(co_task_get_stack_size(small) >= CO_STACK_SIZE_DEFAULT);
+        assert_true(co_task_get_stack_size(small) < CO_STACK_SIZE_DEFAULT + 8192);
+        opts.stack_size = 100;
+        assert_int_equal(co_spawn_with(NULL, "tiny", nop, NULL, &opts), -EINVAL);
+        return 0;
+}
+
+static void test_stack_per_task_size(void **state) {
+        size_t got = 0;
+
+        assert_int_equal(run_main(spawn_big, &got).kind, CO_OUTCOME_RESULT);
+        assert_true(got >= 256 * 1024);
+}
+
+static int reuse(void *arg) {
+        co_task_t *first = NULL;
+
+        for (int i = 0; i < 1000; i++) {
+                co_task_t *t = NULL;
+
+                assert_int_equal(co_spawn(&t, "again", nop, NULL), 0);
+                if (!first)
+                        first = t;
+                /* The pool hands the same slot back every time. */
+                assert_ptr_equal(t, first);
+                assert_int_equal(co_task_join(t, NULL), 0);
+                co_task_unref(t);
+        }
+        return 0;
+}
+
+static void test_stack_pool_reuses_slots(void **state) {
+        assert_int_equal(run_main(reuse, NULL).kind, CO_OUTCOME_RESULT);
+}
+
+#define PARKED 100000
+
+typedef struct parked {
+        size_t maps_parked;
+} parked_t;
+
+static int park(void *arg) {
+        return co_sleep(3600 * CO_USEC_PER_SEC);
+}
+
+static int park_many(void *arg) {
+        parked_t *p = arg;
+
+        for (int i = 0; i < PARKED; i++)
+                assert_int_equal(co_spawn(NULL, "parked", park, NULL), 0);
+        assert_int_equal(co_task_yield(), 0);
+        p->maps_parked = count_mappings();
+        return 0; /* returning cancels and joins all the children */
+}
+
+static void test_stack_100k_parked_few_mappings(void **state) {
+        parked_t p = { 0 };
+        size_t before = count_mappings();
+
+        assert_int_equal(run_main(park_many, &p).kind, CO_OUTCOME_RESULT);
+        /* Guarded stacks without a mapping each: far below 65530. */
+        assert_true(p.maps_parked < before + 1000);
+        assert_int_equal(co__stacks_n_arenas(), 0);
+#if !HAVE_ASAN
+        /* (ASan's allocator keeps mappings of its own.) */
+        assert_int_equal(count_mappings(), before);
+#endif
+}
+
+int main(int argc, char **argv) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_stack_overflow_madvise_guard),
+                cmocka_unit_test(test_stack_overflow_mprotect_guard),
+                cmocka_unit_test(test_stack_overflow_canary),
+                cmocka_unit_test(test_stack_guard_mode_matches_kernel),
+                cmocka_unit_test(test_stack_per_task_size),
+                cmocka_unit_test(test_stack_pool_reuses_slots),
+                cmocka_unit_test(test_stack_100k_parked_few_mappings),
+        };
+
+        self_exe = argv[0];
+        if (argc == 3 && strcmp(argv[1], "--overflow-child") == 0)
+                return overflow_child(argv[2]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
