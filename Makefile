@@ -4,7 +4,8 @@
 #   make check           all tests (installs missing build dependencies first)
 #   make bench           benchmarks with their peers in the same run
 #   make CONTEXT=ucontext ...      portable context switch instead of assembly
-#   make SANITIZE=address,undefined ...   sanitizer build (in build/san-*)
+#   make SANITIZE=address,undefined ...   sanitizer build (in build/variant-san-*)
+#   make check VALGRIND=1                 every test under valgrind memcheck
 
 CC       ?= cc
 CONTEXT  ?= asm
@@ -98,13 +99,13 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB_A)
 # ---- build dependencies from Debian ---------------------------------------
 # pkg-config module or header file -> the Debian package that provides it.
 DEPS_PC    := libevent_core:libevent-dev cmocka:libcmocka-dev
-DEPS_FILES := /usr/include/valgrind/valgrind.h:valgrind
+DEPS_FILES := /usr/include/valgrind/valgrind.h:valgrind /usr/bin/valgrind:valgrind
 DEPS_BENCH := /usr/lib/python3/dist-packages/uvloop/__init__.py:python3-uvloop
 
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
-	command -v $(CC) >/dev/null || missing="$$missing gcc"; \
+	command -v $(CC) >/dev/null || missing="$$missing $(if $(findstring clang,$(CC)),clang,gcc)"; \
 	command -v make >/dev/null || missing="$$missing make"; \
 	for d in $(DEPS_PC); do \
 		pkg-config --exists "$${d%%:*}" 2>/dev/null || missing="$$missing $${d#*:}"; \
@@ -128,7 +129,7 @@ run: deps
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@tests/run-tests.sh $(BUILD) $(TESTS)
+	@VALGRIND=$(VALGRIND) tests/run-tests.sh $(BUILD) $(TESTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -2,16 +2,21 @@
 # Runs each test program in its own process under a time limit, so one hang
 # or crash cannot take the suite down, and sums up cmocka's counts.
 #   tests/run-tests.sh BUILD_DIR TEST_BINARY...
+# With VALGRIND=1 each runs under valgrind's memcheck; any error fails it.
 set -u
 build=$1
 shift
 export COTASK_BUILD=$build
+wrap=()
+if [ -n "${VALGRIND:-}" ]; then
+        wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+fi
 passed=0
 failed=0
 broken=()
 for t in "$@"; do
         log=$(mktemp)
-        timeout --kill-after=10 "${TEST_TIMEOUT:-240}" "$t" 2>&1 | tee "$log"
+        timeout --kill-after=10 "${TEST_TIMEOUT:-240}" "${wrap[@]}" "$t" 2>&1 | tee "$log"
         rc=${PIPESTATUS[0]}
         p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -n 1)
         f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -n 1)

@@ -60,7 +60,9 @@ static void test_context_pingpong_keeps_fp_control(void **state) {
                 if (i > 0) {
                         assert_int_equal(pp.task_round, FE_UPWARD);
 #if defined(__x86_64__)
-                        assert_int_equal(pp.task_x87 & 0x300, 0x000);
+                        /* (valgrind does not model x87 precision control) */
+                        if (!RUNNING_ON_VALGRIND)
+                                assert_int_equal(pp.task_x87 & 0x300, 0x000);
 #endif
                 }
                 keep *= 1.0;

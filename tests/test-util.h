@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <cotask/cotask.h>
+#include <valgrind/valgrind.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -72,6 +73,31 @@ static inline co_usec_t msec(unsigned ms) {
 #    define HAVE_ASAN 1
 #  endif
 #endif
+
+#if defined(__SANITIZE_THREAD__)
+#  define HAVE_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define HAVE_TSAN 1
+#  endif
+#endif
+
+/* ThreadSanitizer counts every fiber as a thread, and stops at 8128. */
+#if HAVE_TSAN
+#  define MANY_TASKS 4000
+#else
+#  define MANY_TASKS 100000
+#endif
+
+/* Whether /proc/self/maps counts only what the program mapped: the
+ * sanitizers' allocators and valgrind keep mappings of their own. */
+static inline bool mappings_are_ours(void) {
+#if HAVE_ASAN || HAVE_TSAN
+        return false;
+#else
+        return !RUNNING_ON_VALGRIND;
+#endif
+}
 
 /* Lines of /proc/self/maps: one per mapping. */
 static inline size_t count_mappings(void) {

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -17,8 +18,6 @@
 static struct sigaction previous;
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 static __thread bool altstack_ready;
-/* Referenced here so leak checkers see it: the kernel holds the other copy. */
-static __thread void *altstack_mem;
 
 static void put(const char *s) {
         (void) !write(STDERR_FILENO, s, strlen(s));
@@ -88,14 +87,14 @@ void co__overflow_handler_install(void) {
                         altstack_ready = true;
                 } else {
                         /* One per thread that runs a loop, kept for the
-                         * thread's lifetime. */
-                        ss.ss_sp = malloc(ss.ss_size);
-                        if (ss.ss_sp && sigaltstack(&ss, NULL) == 0) {
-                                altstack_mem = ss.ss_sp;
+                         * thread's lifetime; mmap'd, since only the kernel
+                         * holds on to it. */
+                        ss.ss_sp = mmap(NULL, ss.ss_size, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+                        if (ss.ss_sp != MAP_FAILED && sigaltstack(&ss, NULL) == 0)
                                 altstack_ready = true;
-                        } else {
-                                free(ss.ss_sp);
-                        }
+                        else if (ss.ss_sp != MAP_FAILED)
+                                munmap(ss.ss_sp, ss.ss_size);
                 }
         }
         pthread_once(&handler_once, handler_install_once);
