@@ -10,16 +10,20 @@
  *                             have run up to their sleep
  *   parked_create_vs_floor_N  their ratio, in one process
  *   parked_rss_N              RSS growth per parked task (B)
+ *   parked_pte_N              page-table growth per parked task (B), which
+ *                             RSS leaves out
  *   parked_maps_N             lines in /proc/self/maps while parked: each
  *                             one counts against vm.max_map_count
  *   parked_guards_N           % of sampled tasks whose guard page the
- *                             kernel's pagemap confirms
+ *                             kernel confirms: a guard marker in pagemap
+ *                             or a PROT_NONE mapping (a canary is no page)
  *
  * Then the main task returns, which cancels and waits for its children, so
  * the process ends the way a real one would (untimed; shown on stderr).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +35,7 @@
 #include "cotask/cotask.h"
 
 #define PARK_USEC (3600 * CO_USEC_PER_SEC)
-/* Tasks whose guard page is looked up in /proc/self/pagemap. */
+/* Tasks whose guard page is looked up. */
 #define GUARD_SAMPLES 64u
 /* /proc/self/pagemap: the entry is a guard region (Linux >= 6.15). */
 #define PM_GUARD_REGION (UINT64_C(1) << 58)
@@ -44,6 +48,7 @@ typedef struct parked_state {
         uintptr_t guard_pages[GUARD_SAMPLES];
         size_t n_guard_pages;
         long rss0, rss1;
+        long pte0, pte1;
         uint64_t t0, t1, t_end;
         long maps;
         double guards;
@@ -72,6 +77,24 @@ static long rss_bytes(void) {
         }
         fclose(f);
         return resident * (long) page_size;
+}
+
+/* Page tables are not in RSS, but a task's stack page costs its share of
+ * them: with slots far apart, one page-table page maps only a few tasks. */
+static long pte_bytes(void) {
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[128];
+        long kib = -1;
+
+        if (!f) {
+                perror("bench-parked: /proc/self/status");
+                exit(1);
+        }
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "VmPTE: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        return kib * 1024;
 }
 
 static long count_maps(void) {
@@ -145,8 +168,28 @@ static int sleeper(void *arg) {
         return r;
 }
 
-/* Percentage of the sampled guard pages that pagemap shows as guards;
- * -1 if pagemap cannot tell. */
+/* Whether addr lies in a PROT_NONE mapping: an mprotect guard page. */
+static bool in_prot_none_mapping(uintptr_t addr) {
+        FILE *f = fopen("/proc/self/maps", "re");
+        unsigned long lo, hi;
+        char perms[5];
+        bool found = false;
+        int c;
+
+        if (!f)
+                return false;
+        while (!found && fscanf(f, "%lx-%lx %4s", &lo, &hi, perms) == 3) {
+                found = addr >= lo && addr < hi && strcmp(perms, "---p") == 0;
+                while ((c = getc(f)) != EOF && c != '\n')
+                        ;
+        }
+        fclose(f);
+        return found;
+}
+
+/* Percentage of the sampled guard pages that really are guards: a guard
+ * marker in pagemap (MADV_GUARD_INSTALL) or a PROT_NONE mapping (mprotect);
+ * canary-guarded stacks have neither. -1 if pagemap cannot tell. */
 static double guards_confirmed(const parked_state_t *s) {
         int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
         size_t ok = 0;
@@ -163,7 +206,7 @@ static double guards_confirmed(const parked_state_t *s) {
                         close(fd);
                         return -1;
                 }
-                ok += (e & PM_GUARD_REGION) != 0;
+                ok += (e & PM_GUARD_REGION) != 0 || in_prot_none_mapping(s->guard_pages[i]);
         }
         close(fd);
         return 100.0 * (double) ok / (double) s->n_guard_pages;
@@ -174,6 +217,7 @@ static int parked_main(void *arg) {
         int r;
 
         s->rss0 = rss_bytes();
+        s->pte0 = pte_bytes();
         s->t0 = now_ns();
         for (size_t i = 0; i < s->n; i++) {
                 r = co_spawn(NULL, "parked", sleeper, s);
@@ -189,6 +233,7 @@ static int parked_main(void *arg) {
         }
         s->t1 = now_ns();
         s->rss1 = rss_bytes();
+        s->pte1 = pte_bytes();
         s->maps = count_maps();
         /* Now: once the tasks end, idle arenas and their guards go. */
         s->guards = guards_confirmed(s);
@@ -240,13 +285,15 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        fprintf(stderr, "bench-parked: %zu tasks: cancel and join all took %.1f ms; guard pages %s\n",
+        fprintf(stderr, "bench-parked: %zu tasks: cancel and join all took %.1f ms (untimed)%s\n",
                 s->n, (double) (s->t_end - s->t1) / 1e6,
-                s->guards < 0 ? "not checked (no pagemap)" : "checked by pagemap");
+                s->guards < 0 ? "; guard pages not checked: no pagemap" : "");
         report("parked_floor", s->n, floor, "ms");
         report("parked_create", s->n, (double) (s->t1 - s->t0) / 1e6, "ms");
         report("parked_create_vs_floor", s->n, (double) (s->t1 - s->t0) / 1e6 / floor, "x");
         report("parked_rss", s->n, (double) (s->rss1 - s->rss0) / (double) s->n, "B");
+        if (s->pte0 >= 0 && s->pte1 >= 0)
+                report("parked_pte", s->n, (double) (s->pte1 - s->pte0) / (double) s->n, "B");
         report("parked_maps", s->n, (double) s->maps, "count");
         if (s->guards >= 0)
                 report("parked_guards", s->n, s->guards, "%");

@@ -125,8 +125,13 @@ END {
         }
 }' "$results")
 
+# get NAME: the value of a median or ratio line; get_unit NAME: "value unit".
+all=$medians
 get() {
-        awk -v n="name=$1" '$1 == n { print substr($2, 7) }' <<<"$medians"
+        awk -v n="name=$1" '$1 == n { print substr($2, 7) }' <<<"$all"
+}
+get_unit() {
+        awk -v n="name=$1" '$1 == n { print substr($2, 7) " " substr($3, 6) }' <<<"$all"
 }
 
 # ratio NAME NUMERATOR DENOMINATOR: a ratio line from two medians.
@@ -153,13 +158,6 @@ fi
 
 # ---- summary on stderr ----------------------------------------------------
 all=$(printf '%s\n%s\n' "$medians" "$ratios")
-get() {
-        awk -v n="name=$1" '$1 == n { print substr($2, 7) }' <<<"$all"
-}
-# get_unit NAME: "value unit", or nothing.
-get_unit() {
-        awk -v n="name=$1" '$1 == n { print substr($2, 7) " " substr($3, 6) }' <<<"$all"
-}
 
 # target LABEL NAME OP GOAL UNIT: one line of the summary.
 target() {
@@ -198,6 +196,10 @@ target "mappings, $big parked (10% of max)" "parked_maps_$big" "<=" $((max_map_c
 target "guard pages confirmed ($big parked)" "parked_guards_$big" ">=" 100 %
 target "cancel + join $((100000 / div)) in try/finally" cancel "<=" 50 ms
 {
+        for n in "$small" "$big"; do
+                v=$(get_unit "parked_pte_$n")
+                [[ -n $v ]] && echo "  page tables per parked task ($n), not in RSS: $v"
+        done
         echo "  peers (same run):"
         for name in switch spawn cancel "parked_rss_$small" "parked_create_$small" \
                     "parked_rss_$big" "parked_create_$big"; do
