@@ -51,13 +51,28 @@ typedef struct co__done_cb {
         struct co__done_cb *next;
 } co__done_cb_t;
 
-/* Lives at the top of its own stack slot, name right after it: a parked
- * task costs one page of RSS. */
+/* The task, allocated on its own; its stack is taken from the pool when it
+ * first runs and given back as soon as it ends, so a stack freed by one
+ * task is still in the cache when the next one starts on it. Fields used on
+ * every switch come first. */
 struct co_task {
         co__fiber_t fiber;
         co_loop_t *loop;
+        co_task_t *ready_next;
+        co_shield_t *shield;
+        co_task_state_t state;
+        int wake_result;
+        unsigned refs;
+        bool started;
+        bool cancelled;
+        bool detached;
+        bool retrieved;         /* somebody read the outcome */
+        bool joined_live;       /* a joiner was waiting when it ended */
+        co__wait_kind_t wait_kind;
         co_task_fn_t fn;
         void *arg;
+        size_t heap_index;      /* SIZE_MAX: no timer armed */
+        co_usec_t grace;
 
         /* The task tree: unfinished children, in spawn order. */
         co_task_t *parent;
@@ -66,41 +81,33 @@ struct co_task {
         co_task_t *prev_sibling;
         co_task_t *next_sibling;
 
-        co_task_t *ready_next;
-        unsigned refs;
-        co_task_state_t state;
-        bool started;
-        bool cancelled;
-        bool detached;
-        bool retrieved;         /* somebody read the outcome */
-        bool joined_live;       /* a joiner was waiting when it ended */
-
-        /* The current suspension. */
-        co__wait_kind_t wait_kind;
-        int wait_fd;
-        unsigned wait_events;
-        co_task_t *wait_task;
-        int wake_result;
-        co_usec_t deadline;
-        uint64_t deadline_seq;  /* equal deadlines fire in arming order */
-        size_t heap_index;      /* SIZE_MAX: not in the timer heap */
-        co_shield_t *shield;
-
-        co__reason_t *cancel_reason;
-        co__waiter_t *joiners;
-        co__cleanup_t *cleanups;
-        co__done_cb_t *done_cbs;
-        co_usec_t grace;
-
         co_outcome_kind_t outcome_kind;
         int outcome_value;
         void *result;
         char *error_message;
 
-        co__slot_t slot;
-        char wait_text[48];
+        co__reason_t *cancel_reason;
+        co__waiter_t *joiners;
+        co__cleanup_t *cleanups;
+        co__done_cb_t *done_cbs;
+
+        /* What the current suspension waits on, for listings. */
+        int wait_fd;
+        unsigned wait_events;
+        co_task_t *wait_task;
+
+        co__slot_t slot;        /* base NULL while it has no stack */
+        size_t stack_size;      /* usable bytes, asked for at spawn */
         char name[];
 };
+
+/* One armed deadline. Deadlines live in the heap array itself, so that
+ * ordering it never touches the (scattered) tasks. */
+typedef struct co__timer {
+        co_usec_t deadline;
+        uint64_t seq;           /* equal deadlines fire in arming order */
+        co_task_t *task;        /* NULL: disarmed, waiting to be dropped */
+} co__timer_t;
 
 struct co_loop {
         struct event_base *base;
@@ -111,10 +118,12 @@ struct co_loop {
         co_task_t *ready_head;
         co_task_t *ready_tail;
 
-        co_task_t **heap;               /* min-heap of suspended tasks by deadline */
+        co__timer_t *heap;              /* min-heap of armed deadlines */
         size_t heap_n;
         size_t heap_cap;
+        size_t heap_dead;               /* disarmed entries still in it */
         uint64_t heap_seq;
+        char wait_text[96];             /* co_task_get_wait's answer */
 
         /* Top-level tasks (no parent), unfinished, in spawn order. */
         co_task_t *first_root;
@@ -124,7 +133,8 @@ struct co_loop {
 
         unsigned resumes;               /* since the last poll */
         co_usec_t poll_due;             /* coarse clock */
-        co_task_t *zombie;              /* ended; reaped off its stack */
+        co_task_t *zombie;              /* ended; released off its stack */
+        co__reason_t *last_reason;
         bool stop;
         bool running;
         co__stacks_t stacks;
@@ -138,19 +148,33 @@ void co__wake(co_task_t *t, int result);
 /* Suspends the running task until woken or the deadline (capped by its
  * shield's) passes (-ETIMEDOUT). Honours cancellation. */
 int co__suspend(co_task_t *self, co_usec_t deadline);
-/* Switches away from a task that has ended, for good. */
-_Noreturn void co__exit_to_scheduler(co_task_t *self);
+/* Switches away from a task that has ended, for good; whoever runs next
+ * releases it (co__reap_zombie). */
+_Noreturn void co__exit(co_task_t *self);
 co_usec_t co__now_coarse(void);
 
 /* task.c */
-void co__task_reap(co_task_t *t);
-void co__task_end_unstarted(co_task_t *t);
+int co__task_start(co_task_t *t);
+void co__task_release(co_task_t *t);
+void co__reason_unref(co__reason_t *r);
+void co__task_end_unstarted(co_task_t *t, int r);
 void co__task_entry(void *arg);
 co_usec_t co__task_shield_deadline(const co_task_t *t);
 
 /* overflow.c */
 void co__overflow_handler_install(void);
 _Noreturn void co__overflow_abort(const co_task_t *t, const char *how);
+
+/* Called wherever a context resumes: the task that ended just before
+ * could not give its own stack back. */
+static inline void co__reap_zombie(co_loop_t *l) {
+        co_task_t *z = l->zombie;
+
+        if (z) {
+                l->zombie = NULL;
+                co__task_release(z);
+        }
+}
 
 static inline co_task_t *co__current(void) {
         co_loop_t *l = co__loop_tls;

@@ -37,77 +37,113 @@ co_usec_t co_deadline_after(co_usec_t usec) {
         return usec >= CO_USEC_INFINITY - now ? CO_USEC_INFINITY : now + usec;
 }
 
-/* ---- the timer heap --------------------------------------------------- */
+/* ---- the timer heap ---------------------------------------------------
+ * A binary min-heap of deadlines. Disarming (a wake-up before the deadline,
+ * the common case) only clears the entry's task: no sifting, so cancelling
+ * a hundred thousand sleepers touches no other task. Cleared entries are
+ * dropped when they reach the top, or all at once when they outnumber the
+ * armed ones. */
 
-static bool heap_before(const co_task_t *a, const co_task_t *b) {
-        return a->deadline < b->deadline || (a->deadline == b->deadline && a->deadline_seq < b->deadline_seq);
+static bool timer_before(const co__timer_t *a, const co__timer_t *b) {
+        return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static void heap_set(co_loop_t *l, size_t i, co_task_t *t) {
-        l->heap[i] = t;
-        t->heap_index = i;
+static void heap_set(co_loop_t *l, size_t i, co__timer_t e) {
+        l->heap[i] = e;
+        if (e.task)
+                e.task->heap_index = i;
 }
 
 static void heap_up(co_loop_t *l, size_t i) {
-        co_task_t *t = l->heap[i];
+        co__timer_t e = l->heap[i];
 
         while (i > 0) {
                 size_t p = (i - 1) / 2;
 
-                if (!heap_before(t, l->heap[p]))
+                if (!timer_before(&e, &l->heap[p]))
                         break;
                 heap_set(l, i, l->heap[p]);
                 i = p;
         }
-        heap_set(l, i, t);
+        heap_set(l, i, e);
 }
 
 static void heap_down(co_loop_t *l, size_t i) {
-        co_task_t *t = l->heap[i];
+        co__timer_t e = l->heap[i];
 
         for (;;) {
                 size_t c = 2 * i + 1;
 
                 if (c >= l->heap_n)
                         break;
-                if (c + 1 < l->heap_n && heap_before(l->heap[c + 1], l->heap[c]))
+                if (c + 1 < l->heap_n && timer_before(&l->heap[c + 1], &l->heap[c]))
                         c++;
-                if (!heap_before(l->heap[c], t))
+                if (!timer_before(&l->heap[c], &e))
                         break;
                 heap_set(l, i, l->heap[c]);
                 i = c;
         }
-        heap_set(l, i, t);
+        heap_set(l, i, e);
 }
 
-static int heap_push(co_loop_t *l, co_task_t *t) {
+static void heap_pop_root(co_loop_t *l) {
+        if (!l->heap[0].task)
+                l->heap_dead--;
+        else
+                l->heap[0].task->heap_index = SIZE_MAX;
+        if (--l->heap_n > 0) {
+                l->heap[0] = l->heap[l->heap_n];
+                heap_down(l, 0);
+        }
+}
+
+/* Drops every disarmed entry and rebuilds the heap in place. */
+static void heap_compact(co_loop_t *l) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < l->heap_n; i++)
+                if (l->heap[i].task)
+                        l->heap[n++] = l->heap[i];
+        l->heap_n = n;
+        l->heap_dead = 0;
+        for (size_t i = n / 2; i-- > 0;)
+                heap_down(l, i);
+        for (size_t i = 0; i < n; i++)
+                l->heap[i].task->heap_index = i;
+}
+
+static int heap_arm(co_loop_t *l, co_task_t *t, co_usec_t deadline) {
         if (l->heap_n == l->heap_cap) {
                 size_t cap = l->heap_cap ? 2 * l->heap_cap : 64;
-                co_task_t **h = realloc(l->heap, cap * sizeof *h);
+                co__timer_t *h = realloc(l->heap, cap * sizeof *h);
 
                 if (!h)
                         return -ENOMEM;
                 l->heap = h;
                 l->heap_cap = cap;
         }
-        t->deadline_seq = l->heap_seq++;
-        heap_set(l, l->heap_n++, t);
+        l->heap[l->heap_n] = (co__timer_t) { .deadline = deadline, .seq = l->heap_seq++, .task = t };
+        t->heap_index = l->heap_n++;
         heap_up(l, t->heap_index);
         return 0;
 }
 
-static void heap_remove(co_loop_t *l, co_task_t *t) {
-        size_t i = t->heap_index;
-        co_task_t *last = l->heap[--l->heap_n];
-
+static void heap_disarm(co_loop_t *l, co_task_t *t) {
+        l->heap[t->heap_index].task = NULL;
         t->heap_index = SIZE_MAX;
-        if (last == t)
-                return;
-        heap_set(l, i, last);
-        if (i > 0 && heap_before(last, l->heap[(i - 1) / 2]))
-                heap_up(l, i);
-        else
-                heap_down(l, i);
+        l->heap_dead++;
+        if (l->heap_dead == l->heap_n) {
+                l->heap_n = l->heap_dead = 0;
+        } else if (l->heap_dead > 1024 && l->heap_dead > 4 * (l->heap_n - l->heap_dead)) {
+                heap_compact(l);
+        }
+}
+
+/* The earliest armed entry, or NULL. */
+static co__timer_t *heap_top(co_loop_t *l) {
+        while (l->heap_n > 0 && !l->heap[0].task)
+                heap_pop_root(l);
+        return l->heap_n > 0 ? &l->heap[0] : NULL;
 }
 
 /* ---- ready queue ------------------------------------------------------ */
@@ -155,37 +191,57 @@ static void switch_to_task(co_loop_t *l, co__fiber_t *from, co_task_t *next, boo
         co__fiber_switch(from, &next->fiber, exiting);
 }
 
-/* Leaves the running task `self` (already queued, suspended or ended):
- * to the next ready task if the poll budget allows, else to the
- * scheduler. Returns when self is resumed. */
+/* The next ready task to hand the CPU to directly, or NULL for the
+ * scheduler: when the poll budget is spent, or when the next task was
+ * cancelled before it started (the scheduler ends it without a stack) or
+ * no stack can be had for it. */
+static co_task_t *next_direct(co_loop_t *l) {
+        co_task_t *next = l->ready_head;
+
+        if (!next || !budget_left(l))
+                return NULL;
+        if (!next->started && (next->cancelled || co__task_start(next) < 0))
+                return NULL;
+        return ready_pop(l);
+}
+
+/* Leaves the running task `self` (already queued or suspended). Returns
+ * when self is resumed. */
 static void switch_away(co_loop_t *l, co_task_t *self) {
         co_task_t *next;
 
         if (CO__UNLIKELY(!co__slot_intact(&self->slot)))
                 co__overflow_abort(self, "its stack canary was overwritten");
 
-        next = l->ready_head;
-        /* A task cancelled before it started is ended by the scheduler,
-         * off any task's stack. */
-        if (next && budget_left(l) && (next->started || !next->cancelled)) {
+        if (l->ready_head == self && budget_left(l)) {
                 ready_pop(l);
-                if (next == self) {
-                        self->state = CO_TASK_RUNNING;
-                        return;
-                }
-                switch_to_task(l, &self->fiber, next, false);
+                self->state = CO_TASK_RUNNING;
                 return;
         }
-        l->current = NULL;
-        co__fiber_switch(&self->fiber, &l->sched, false);
+        next = next_direct(l);
+        if (next) {
+                switch_to_task(l, &self->fiber, next, false);
+        } else {
+                l->current = NULL;
+                co__fiber_switch(&self->fiber, &l->sched, false);
+        }
+        co__reap_zombie(l);
 }
 
-_Noreturn void co__exit_to_scheduler(co_task_t *self) {
+_Noreturn void co__exit(co_task_t *self) {
         co_loop_t *l = self->loop;
+        co_task_t *next;
 
+        if (CO__UNLIKELY(!co__slot_intact(&self->slot)))
+                co__overflow_abort(self, "its stack canary was overwritten");
         l->zombie = self;
-        l->current = NULL;
-        co__fiber_switch(&self->fiber, &l->sched, true);
+        next = next_direct(l);
+        if (next) {
+                switch_to_task(l, &self->fiber, next, true);
+        } else {
+                l->current = NULL;
+                co__fiber_switch(&self->fiber, &l->sched, true);
+        }
         abort();
 }
 
@@ -204,15 +260,14 @@ int co__suspend(co_task_t *self, co_usec_t deadline) {
         }
         self->wake_result = 0;
         if (deadline != CO_USEC_INFINITY) {
-                self->deadline = deadline;
-                r = heap_push(l, self);
+                r = heap_arm(l, self, deadline);
                 if (r < 0)
                         return r;
         }
         self->state = CO_TASK_SUSPENDED;
         switch_away(l, self);
         if (self->heap_index != SIZE_MAX)
-                heap_remove(l, self);
+                heap_disarm(l, self);
         self->wait_kind = CO__WAIT_NONE;
         return self->wake_result;
 }
@@ -350,15 +405,16 @@ void co_loop_stop(co_loop_t *l) {
 }
 
 static void expire_timers(co_loop_t *l) {
+        co__timer_t *top;
         co_usec_t now;
 
         if (l->heap_n == 0)
                 return;
         now = co_now();
-        while (l->heap_n > 0 && l->heap[0]->deadline <= now) {
-                co_task_t *t = l->heap[0];
+        while ((top = heap_top(l)) && top->deadline <= now) {
+                co_task_t *t = top->task;
 
-                heap_remove(l, t);
+                heap_pop_root(l);
                 co__wake(t, -ETIMEDOUT);
         }
 }
@@ -372,8 +428,8 @@ static int poll_events(co_loop_t *l) {
                         return -EIO;
                 return 0;
         }
-        if (l->heap_n > 0) {
-                co_usec_t next = l->heap[0]->deadline;
+        if (heap_top(l)) {
+                co_usec_t next = l->heap[0].deadline;
 
                 if (next != l->timer_armed) {
                         co_usec_t now = co_now();
@@ -407,17 +463,16 @@ static void run_ready(co_loop_t *l) {
         l->resumes = 0;
         l->poll_due = co__now_coarse() + CO__POLL_EVERY_USEC;
         while ((t = ready_pop(l))) {
-                if (!t->started && t->cancelled) {
-                        co__task_end_unstarted(t);
-                        continue;
+                if (!t->started) {
+                        int r = t->cancelled ? -ECANCELED : co__task_start(t);
+
+                        if (r < 0) {
+                                co__task_end_unstarted(t, r);
+                                continue;
+                        }
                 }
                 switch_to_task(l, &l->sched, t, false);
-                if (l->zombie) {
-                        co_task_t *z = l->zombie;
-
-                        l->zombie = NULL;
-                        co__task_reap(z);
-                }
+                co__reap_zombie(l);
                 if (l->stop || !budget_left(l))
                         break;
         }
@@ -465,6 +520,7 @@ co_loop_t *co_loop_free(co_loop_t *l) {
         if (l->base)
                 event_base_free(l->base);
         free(l->heap);
+        co__reason_unref(l->last_reason);
         co__stacks_release(&l->stacks);
         co__fiber_destroy(&l->sched);
         free(l);

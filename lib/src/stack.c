@@ -293,7 +293,8 @@ int co__stacks_get(co__stacks_t *s, size_t bytes, co__slot_t *ret_slot) {
                 .arena = a,
         };
         if (a->guard == CO__GUARD_CANARY)
-                *(uint64_t *) slot = co__stack_canary;
+                for (unsigned i = 0; i < CO__CANARY_WORDS; i++)
+                        ((uint64_t *) slot)[i] = co__stack_canary;
         return 0;
 }
 

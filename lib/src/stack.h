@@ -44,12 +44,22 @@ void co__stacks_trim(co__stacks_t *s);
 /* Unmaps everything; no slot may be in use. */
 void co__stacks_release(co__stacks_t *s);
 
+/* A canary-guarded slot starts with this many canary words: more than the
+ * padding a stack frame can leave unwritten. */
+#define CO__CANARY_WORDS 8
+
 /* True if a canary-guarded slot's canary is intact (always true for
  * slots with a guard page). */
 static inline bool co__slot_intact(const co__slot_t *slot) {
         extern const uint64_t co__stack_canary;
+        const uint64_t *w = (const uint64_t *) slot->base;
+        uint64_t diff = 0;
 
-        return slot->guard_size != 0 || *(const uint64_t *) slot->base == co__stack_canary;
+        if (slot->guard_size != 0)
+                return true;
+        for (unsigned i = 0; i < CO__CANARY_WORDS; i++)
+                diff |= w[i] ^ co__stack_canary;
+        return diff == 0;
 }
 
 /* The guard mode new arenas get (forced by $COTASK_STACK_GUARD =

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tasks: spawn, the task tree, join, cancellation, cleanups, outcomes.
- * A task's struct sits at the top of its own stack slot; it is freed when
- * it has ended and the last reference is gone.
+ * A task holds a stack only from its first run to its end; its struct goes
+ * when it has ended and the last reference is gone.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,9 +11,6 @@
 #include <string.h>
 
 #include "internal.h"
-
-/* Room for the task struct and its name at the top of every slot. */
-#define HEADER_MAX (sizeof(co_task_t) + CO__NAME_MAX + 1)
 
 static co__reason_t *reason_new(const char *text) {
         size_t n = strlen(text);
@@ -85,9 +82,6 @@ static co_task_t *subtree_next(co_task_t *top, co_task_t *cur) {
 /* ---- spawn and free --------------------------------------------------- */
 
 static void task_free(co_task_t *t) {
-        co_loop_t *l = t->loop;
-        co__slot_t slot = t->slot;
-
         while (t->done_cbs) {
                 co__done_cb_t *cb = t->done_cbs;
 
@@ -96,47 +90,35 @@ static void task_free(co_task_t *t) {
         }
         reason_unref(t->cancel_reason);
         free(t->error_message);
-        co__fiber_destroy(&t->fiber);
-        co__stacks_put(&l->stacks, &slot);
+        free(t);
 }
 
 static int spawn(co_loop_t *l, co_task_t *parent, co_task_t **ret_task, const char *name,
                  co_task_fn_t fn, void *arg, const co_task_opts_t *opts) {
         size_t stack = opts && opts->stack_size ? opts->stack_size : CO_STACK_SIZE_DEFAULT;
         size_t name_len;
-        co__slot_t slot;
         co_task_t *t;
-        char *top;
-        int r;
 
         if (!fn || !name)
                 return -EINVAL;
         if (stack < 4096 || stack > ((size_t) 1 << 30))
                 return -EINVAL;
-        r = co__stacks_get(&l->stacks, stack + HEADER_MAX, &slot);
-        if (r < 0)
-                return r;
-
         name_len = strnlen(name, CO__NAME_MAX);
-        top = slot.base + slot.size;
-        t = (co_task_t *) (((uintptr_t) top - sizeof(co_task_t) - name_len - 1) & ~(uintptr_t) 63);
-        memset(t, 0, sizeof *t);
+        t = malloc(sizeof *t + name_len + 1);
+        if (!t)
+                return -ENOMEM;
+        *t = (co_task_t) {
+                .loop = l,
+                .fn = fn,
+                .arg = arg,
+                .heap_index = SIZE_MAX,
+                .grace = opts && opts->grace_usec ? opts->grace_usec : CO_GRACE_DEFAULT_USEC,
+                .detached = opts && (opts->flags & CO_TASK_DETACHED),
+                .refs = ret_task ? 2 : 1,
+                .stack_size = stack,
+        };
         memcpy(t->name, name, name_len);
         t->name[name_len] = '\0';
-        t->slot = slot;
-        t->loop = l;
-        t->fn = fn;
-        t->arg = arg;
-        t->heap_index = SIZE_MAX;
-        t->grace = opts && opts->grace_usec ? opts->grace_usec : CO_GRACE_DEFAULT_USEC;
-        t->detached = opts && (opts->flags & CO_TASK_DETACHED);
-        t->refs = ret_task ? 2 : 1;
-        {
-                /* The canary word, if any, stays below the usable stack. */
-                char *lo = slot.base + (slot.guard_size ? slot.guard_size : 16);
-
-                co__fiber_init(&t->fiber, lo, (size_t) ((char *) t - lo), co__task_entry, t);
-        }
         tree_link(l, t->detached ? NULL : parent, t);
         l->n_tasks++;
         co__ready(l, t);
@@ -147,6 +129,27 @@ static int spawn(co_loop_t *l, co_task_t *parent, co_task_t **ret_task, const ch
         if (ret_task)
                 *ret_task = t;
         return 0;
+}
+
+int co__task_start(co_task_t *t) {
+        char *lo;
+        int r;
+
+        r = co__stacks_get(&t->loop->stacks, t->stack_size, &t->slot);
+        if (r < 0)
+                return r;
+        /* The canary, if any, stays below the usable stack. */
+        lo = t->slot.base + (t->slot.guard_size ? t->slot.guard_size : CO__CANARY_WORDS * sizeof(uint64_t));
+        co__fiber_init(&t->fiber, lo, (size_t) (t->slot.base + t->slot.size - lo), co__task_entry, t);
+        return 0;
+}
+
+static void task_stop(co_task_t *t) {
+        if (!t->slot.base)
+                return;
+        co__fiber_destroy(&t->fiber);
+        co__stacks_put(&t->loop->stacks, &t->slot);
+        t->slot.base = NULL;
 }
 
 int co_loop_spawn(co_loop_t *l, co_task_t **ret_task, const char *name, co_task_fn_t fn, void *arg,
@@ -200,6 +203,8 @@ co_task_t *co_task_unref(co_task_t *t) {
 
 /* ---- ending ----------------------------------------------------------- */
 
+static void finish(co_task_t *t);
+
 static void set_outcome(co_task_t *t, int r) {
         t->outcome_value = r;
         if (r >= 0)
@@ -247,20 +252,32 @@ void co__task_entry(void *arg) {
         co_task_t *t = arg;
 
         co__fiber_started();
+        co__reap_zombie(t->loop);
         t->started = true;
         set_outcome(t, t->fn(t->arg));
         end_children(t);
         run_cleanups(t);
-        co__exit_to_scheduler(t);
+        /* Done callbacks run on the loop, not in a task. */
+        t->loop->current = NULL;
+        finish(t);
+        co__exit(t);
 }
 
-void co__task_end_unstarted(co_task_t *t) {
-        set_outcome(t, -ECANCELED);
-        co__task_reap(t);
+void co__task_end_unstarted(co_task_t *t, int r) {
+        set_outcome(t, r);
+        finish(t);
+        co__task_release(t);
 }
 
-/* Runs on the scheduler's stack once t has ended. */
-void co__task_reap(co_task_t *t) {
+/* Drops the loop's hold on an ended task: its stack, then its reference.
+ * Runs off the task's stack. */
+void co__task_release(co_task_t *t) {
+        task_stop(t);
+        co_task_unref(t);
+}
+
+/* The task has ended: tell everyone who waits. Still on its stack. */
+static void finish(co_task_t *t) {
         co_loop_t *l = t->loop;
         co_task_t *parent = t->parent;
 
@@ -286,7 +303,6 @@ void co__task_reap(co_task_t *t) {
         /* Nobody waits and nobody holds it: nobody ever will see the error. */
         if (t->outcome_kind == CO_OUTCOME_ERROR && !t->joined_live && !t->retrieved && t->refs == 1)
                 report_unretrieved(t);
-        co_task_unref(t);
 }
 
 /* ---- join ------------------------------------------------------------- */
@@ -353,6 +369,23 @@ int co_task_join(co_task_t *t, co_outcome_t *ret_outcome) {
 
 /* ---- cancellation ----------------------------------------------------- */
 
+/* Cancelling many tasks one by one with the same reason shares one copy. */
+static co__reason_t *reason_get(co_loop_t *l, const char *text) {
+        if (!l->last_reason || strcmp(l->last_reason->text, text) != 0) {
+                co__reason_t *r = reason_new(text);
+
+                if (!r)
+                        return NULL;
+                reason_unref(l->last_reason);
+                l->last_reason = r;
+        }
+        return reason_ref(l->last_reason);
+}
+
+void co__reason_unref(co__reason_t *r) {
+        reason_unref(r);
+}
+
 void co_task_cancel(co_task_t *t, const char *reason) {
         co__reason_t *why = NULL;
 
@@ -363,7 +396,7 @@ void co_task_cancel(co_task_t *t, const char *reason) {
                         continue;
                 /* Out of memory for the reason: cancel without one. */
                 if (!why)
-                        why = reason_new(reason ? reason : "cancelled");
+                        why = reason_get(t->loop, reason ? reason : "cancelled");
                 c->cancelled = true;
                 c->cancel_reason = reason_ref(why);
                 if (c->state == CO_TASK_SUSPENDED && !c->shield)
@@ -445,7 +478,9 @@ co_task_t *co_task_get_parent(const co_task_t *t) {
 }
 
 size_t co_task_get_stack_size(const co_task_t *t) {
-        return t ? t->fiber.stack_size : 0;
+        if (!t)
+                return 0;
+        return t->slot.base ? t->fiber.stack_size : t->stack_size;
 }
 
 const char *co_task_state_to_string(co_task_state_t s) {
@@ -459,7 +494,7 @@ const char *co_task_state_to_string(co_task_state_t s) {
 }
 
 const char *co_task_get_wait(const co_task_t *t) {
-        co_task_t *m = (co_task_t *) t;
+        char *text;
 
         if (!t || t->state != CO_TASK_SUSPENDED)
                 return NULL;
@@ -469,13 +504,15 @@ const char *co_task_get_wait(const co_task_t *t) {
         case CO__WAIT_CHILDREN:
                 return "children";
         case CO__WAIT_FD:
-                snprintf(m->wait_text, sizeof m->wait_text, "fd %d %s", t->wait_fd,
+                text = t->loop->wait_text;
+                snprintf(text, sizeof t->loop->wait_text, "fd %d %s", t->wait_fd,
                          t->wait_events == (CO_FD_READABLE | CO_FD_WRITABLE) ? "readable|writable"
                          : t->wait_events & CO_FD_READABLE ? "readable" : "writable");
-                return m->wait_text;
+                return text;
         case CO__WAIT_JOIN:
-                snprintf(m->wait_text, sizeof m->wait_text, "join '%s'", t->wait_task->name);
-                return m->wait_text;
+                text = t->loop->wait_text;
+                snprintf(text, sizeof t->loop->wait_text, "join '%s'", t->wait_task->name);
+                return text;
         case CO__WAIT_NONE:
                 break;
         }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "cotask/cotask.h"
+#include "internal.h"
 
 #define PARK_USEC (3600 * CO_USEC_PER_SEC)
 /* Tasks whose guard page is looked up. */
@@ -140,9 +141,9 @@ static double touch_pages(size_t n) {
  * untimed, so that the floor and the tasks after it both get memory the
  * host has already backed and the ratio compares the guest-side work. */
 static double floor_ms(size_t n) {
-        double warm = touch_pages(n + n / 8);
+        double warm = touch_pages(n + n / 2);
 
-        fprintf(stderr, "bench-parked: warm-up touch of %zu pages: %.1f ms\n", n + n / 8, warm);
+        fprintf(stderr, "bench-parked: warm-up touch of %zu pages: %.1f ms\n", n + n / 2, warm);
         return touch_pages(n);
 }
 
@@ -151,14 +152,11 @@ static int sleeper(void *arg) {
         size_t i = s->started++;
         int r;
 
-        /* The page right below the usable stack is the guard page (task.c
-         * puts the stack's low end just above it). */
+        /* The guard page is the lowest page of the task's stack slot. */
         if (i % (s->n / GUARD_SAMPLES + 1) == 0 && s->n_guard_pages < GUARD_SAMPLES) {
                 co_task_t *self = co_task_current();
-                uintptr_t top = (uintptr_t) self;       /* the task sits above its stack */
-                uintptr_t lo = top - co_task_get_stack_size(self);
 
-                s->guard_pages[s->n_guard_pages++] = (lo - 1) & ~(uintptr_t) (page_size - 1);
+                s->guard_pages[s->n_guard_pages++] = (uintptr_t) self->slot.base;
         }
         r = co_sleep(PARK_USEC);
         if (r == -ECANCELED)

@@ -146,9 +146,10 @@ CO_EXPORT co_task_t *co_task_current(void);
 CO_EXPORT const char *co_task_get_name(const co_task_t *task);
 CO_EXPORT co_task_state_t co_task_get_state(const co_task_t *task);
 /* What a suspended task waits on ("sleep", "fd 5 readable", "join 'x'"),
- * or NULL. */
+ * or NULL. The text stays valid until the next call for a task of the same
+ * loop. */
 CO_EXPORT const char *co_task_get_wait(const co_task_t *task);
-/* The usable stack size in bytes. */
+/* The usable stack size in bytes (the size asked for, until it runs). */
 CO_EXPORT size_t co_task_get_stack_size(const co_task_t *task);
 CO_EXPORT co_task_t *co_task_get_parent(const co_task_t *task);
 CO_EXPORT const char *co_task_state_to_string(co_task_state_t state);
