@@ -84,9 +84,10 @@ $(LIB_SO): $(LIB_OBJS)
 	$(Q)ln -sf libcotask.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
 	$(Q)ln -sf libcotask.so.$(VERSION) $@
 
-$(BUILD)/examples/%: $(BUILD)/lib/examples/%.o $(LIB_A)
+# Examples link the shared library, as a user's program would.
+$(BUILD)/examples/%: $(BUILD)/lib/examples/%.o $(LIB_SO)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $< -L$(BUILD) -lcotask -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_A)
 	@mkdir -p $(@D)
@@ -107,6 +108,7 @@ deps:
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	command -v $(CC) >/dev/null || missing="$$missing $(if $(findstring clang,$(CC)),clang,gcc)"; \
 	command -v make >/dev/null || missing="$$missing make"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
 	for d in $(DEPS_PC); do \
 		pkg-config --exists "$${d%%:*}" 2>/dev/null || missing="$$missing $${d#*:}"; \
 	done; \

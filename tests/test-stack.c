@@ -49,6 +49,78 @@ static int overflow_child(const char *mode) {
         return 4; /* not reached: the overflow aborts */
 }
 
+/* With mprotect guards, once a quarter of vm.max_map_count is spent on
+ * them, new stacks get canaries instead, and that is logged once. */
+typedef struct budget {
+        int warnings;
+        size_t spawned;
+        size_t parked;
+} budget_t;
+
+static void count_canary_warnings(const co_log_record_t *rec, void *userdata) {
+        if (rec->level == CO_LOG_WARNING && strstr(rec->message, "canary"))
+                ((budget_t *) userdata)->warnings++;
+}
+
+static int park_until_cancelled(void *arg) {
+        ((budget_t *) arg)->parked++;
+        return co_sleep(3600 * CO_USEC_PER_SEC);
+}
+
+static int spawn_past_budget(void *arg) {
+        budget_t *b = arg;
+
+        for (; b->spawned < 20000; b->spawned++)
+                if (co_spawn(NULL, "parked", park_until_cancelled, b) < 0)
+                        return -ENOMEM;
+        while (b->parked < b->spawned)
+                (void) co_task_yield();
+        /* Every child has parked: hand back to the test. */
+        co_loop_stop(co_loop_current());
+        return co_sleep(3600 * CO_USEC_PER_SEC);
+}
+
+static int budget_child(void) {
+        budget_t b = { 0 };
+        co_loop_t *loop = NULL;
+        long max_maps = 0;
+        size_t maps;
+        FILE *f;
+
+        setenv("COTASK_STACK_GUARD", "mprotect", 1);
+        co_log_set_sink(count_canary_warnings, &b);
+        f = fopen("/proc/sys/vm/max_map_count", "re");
+        if (!f || fscanf(f, "%ld", &max_maps) != 1)
+                return 2;
+        fclose(f);
+        if (co_loop_new(&loop) < 0 || co_loop_spawn(loop, NULL, "spawner", spawn_past_budget, &b, NULL) < 0)
+                return 3;
+        (void) co_loop_run(loop);
+        maps = count_mappings();
+        if (co__stacks_guard_mode() != CO__GUARD_CANARY)
+                return 4;
+        if (b.warnings != 1)
+                return 5;
+        if ((long) maps > max_maps / 4 + 1000)
+                return 6;
+        co_loop_free(loop);
+        return 0;
+}
+
+static void test_stack_mprotect_budget_falls_back_to_canary(void **state) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execl(self_exe, self_exe, "--budget-child", (char *) NULL);
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void expect_overflow_report(const char *mode, const char *suffix) {
         _cleanup_close_ int rd = -1;
         char out[1024] = "", want[256];
@@ -217,6 +289,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_stack_overflow_madvise_guard),
                 cmocka_unit_test(test_stack_overflow_mprotect_guard),
                 cmocka_unit_test(test_stack_overflow_canary),
+                cmocka_unit_test(test_stack_mprotect_budget_falls_back_to_canary),
                 cmocka_unit_test(test_stack_guard_mode_matches_kernel),
                 cmocka_unit_test(test_stack_per_task_size),
                 cmocka_unit_test(test_stack_pool_reuses_slots),
@@ -226,5 +299,7 @@ int main(int argc, char **argv) {
         self_exe = argv[0];
         if (argc == 3 && strcmp(argv[1], "--overflow-child") == 0)
                 return overflow_child(argv[2]);
+        if (argc == 2 && strcmp(argv[1], "--budget-child") == 0)
+                return budget_child();
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

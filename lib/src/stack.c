@@ -66,7 +66,8 @@ long co__stacks_n_arenas(void) {
         return atomic_load(&n_arenas);
 }
 
-/* Mappings that mprotect guards may still create (each splits a mapping). */
+/* Mappings that mprotect guards may still create: a guard page splits the
+ * mapping it is in, costing two more. */
 static _Atomic long mprotect_budget = -1;
 
 static co__guard_t guard_mode_initial(void) {
@@ -171,7 +172,7 @@ static co__arena_t *arena_free(co__arena_t *a) {
         if (!a)
                 return NULL;
         if (a->guard == CO__GUARD_MPROTECT)
-                atomic_fetch_add(&mprotect_budget, (long) a->n_slots);
+                atomic_fetch_add(&mprotect_budget, 2 * (long) a->n_slots);
         munmap(a->base, a->n_slots * a->pool->slot_size);
         atomic_fetch_sub(&n_arenas, 1);
         free(a);
@@ -201,7 +202,7 @@ static int arena_new(co__stack_pool_t *p, co__arena_t **ret) {
         a->base = base;
         a->n_slots = n;
         a->guard = co__stacks_guard_mode();
-        if (a->guard == CO__GUARD_MPROTECT && !mprotect_budget_take(n)) {
+        if (a->guard == CO__GUARD_MPROTECT && !mprotect_budget_take(2 * (long) n)) {
                 guard_mode_degrade(CO__GUARD_CANARY,
                                    "no madvise guard pages in this kernel and the mprotect guard "
                                    "budget (vm.max_map_count / 4) is used up");
@@ -223,7 +224,7 @@ static int slot_guard(co__arena_t *a, char *slot) {
                 /* Kernel older than 6.13: this arena uses mprotect guards
                  * from now on, if the budget allows. */
                 guard_mode_degrade(CO__GUARD_MPROTECT, "the kernel has no MADV_GUARD_INSTALL");
-                a->guard = mprotect_budget_take(a->n_slots) ? CO__GUARD_MPROTECT : CO__GUARD_CANARY;
+                a->guard = mprotect_budget_take(2 * (long) a->n_slots) ? CO__GUARD_MPROTECT : CO__GUARD_CANARY;
                 if (a->guard == CO__GUARD_CANARY)
                         guard_mode_degrade(CO__GUARD_CANARY, "the mprotect guard budget is used up");
         }
