@@ -8,6 +8,7 @@
 #   make check VALGRIND=1                 every test under valgrind memcheck
 
 CC       ?= cc
+PKG_CONFIG ?= pkg-config
 CONTEXT  ?= asm
 SANITIZE ?=
 PREFIX   ?= /usr/local
@@ -21,8 +22,8 @@ SOVERSION := 0
 VERSION   := 0.1.0
 
 PKGS     := libevent_core
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
@@ -57,7 +58,7 @@ EXAMPLES := $(patsubst lib/examples/%.c,$(BUILD)/examples/%,$(wildcard lib/examp
 # ---- tests/ --------------------------------------------------------------
 TEST_SRCS  := $(wildcard tests/test-*.c)
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
-TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null) -lm
+TEST_LIBS  := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null) -lm
 BENCH_SRCS := $(wildcard tests/bench/bench-*.c)
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 

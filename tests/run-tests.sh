@@ -7,7 +7,11 @@ set -u
 build=$1
 shift
 export COTASK_BUILD=$build
+# TEST_WRAPPER runs every program of the build (e.g. qemu-aarch64).
 wrap=()
+if [ -n "${TEST_WRAPPER:-}" ]; then
+        wrap=("$TEST_WRAPPER")
+fi
 if [ -n "${VALGRIND:-}" ]; then
         wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 fi

@@ -9,7 +9,9 @@ static void test_api_exports_only_co_names(void **state) {
         unsigned n = 0, foreign = 0;
         FILE *p;
 
-        snprintf(cmd, sizeof cmd, "nm -D --defined-only %s/libcotask.so | awk '{ print $3 }'", build);
+        /* $NM / $OBJDUMP: the cross tools for a cross build. */
+        snprintf(cmd, sizeof cmd, "%s -D --defined-only %s/libcotask.so | awk '{ print $3 }'",
+                 getenv("NM") ?: "nm", build);
         p = popen(cmd, "re");
         assert_non_null(p);
         while (fscanf(p, "%255s", sym) == 1) {
@@ -41,7 +43,8 @@ static void test_api_soname(void **state) {
         const char *build = getenv("COTASK_BUILD") ?: "build";
         char cmd[512];
 
-        snprintf(cmd, sizeof cmd, "objdump -p %s/libcotask.so | grep -q 'SONAME *libcotask.so.0$'", build);
+        snprintf(cmd, sizeof cmd, "%s -p %s/libcotask.so | grep -q 'SONAME *libcotask.so.0$'",
+                 getenv("OBJDUMP") ?: "objdump", build);
         assert_int_equal(system(cmd), 0);
 }
 

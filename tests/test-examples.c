@@ -21,7 +21,7 @@ static char *run_example(const char *name, const char *arg) {
         assert_true(pid >= 0);
         if (pid == 0) {
                 dup2(p[1], STDOUT_FILENO);
-                execl(path, path, arg, (char *) NULL);
+                exec_program((char *[]) { path, (char *) arg, NULL });
                 _exit(127);
         }
         close(p[1]);

@@ -113,7 +113,7 @@ static void test_stack_mprotect_budget_falls_back_to_canary(void **state) {
 
         assert_true(pid >= 0);
         if (pid == 0) {
-                execl(self_exe, self_exe, "--budget-child", (char *) NULL);
+                exec_program((char *[]) { (char *) self_exe, (char *) "--budget-child", NULL });
                 _exit(127);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -133,7 +133,8 @@ static void expect_overflow_report(const char *mode, const char *suffix) {
         assert_true(pid >= 0);
         if (pid == 0) {
                 dup2(p[1], STDERR_FILENO);
-                execl(self_exe, self_exe, "--overflow-child", mode, (char *) NULL);
+                exec_program((char *[]) { (char *) self_exe, (char *) "--overflow-child",
+                                                    (char *) mode, NULL });
                 _exit(127);
         }
         close(p[1]);
@@ -154,6 +155,10 @@ static void expect_overflow_report(const char *mode, const char *suffix) {
 }
 
 static void test_stack_overflow_madvise_guard(void **state) {
+        /* qemu-user answers MADV_GUARD_INSTALL with success and installs
+         * nothing: only a real kernel can show this one. */
+        if (getenv("TEST_WRAPPER") && *getenv("TEST_WRAPPER"))
+                skip();
         expect_overflow_report("madvise", NULL);
 }
 

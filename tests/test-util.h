@@ -42,6 +42,21 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+/* execv, through $TEST_WRAPPER when set (e.g. qemu-aarch64 for a cross
+ * build): tests that run programs of this build go through here. */
+static inline void exec_program(char *const argv[]) {
+        const char *wrapper = getenv("TEST_WRAPPER");
+        char *args[16];
+        size_t n = 0;
+
+        if (wrapper && *wrapper)
+                args[n++] = (char *) wrapper;
+        for (size_t i = 0; argv[i] && n < ELEMENTSOF(args) - 1; i++)
+                args[n++] = argv[i];
+        args[n] = NULL;
+        execvp(args[0], args);
+}
+
 /* cmocka writes to both stdout and stderr: keep their lines in order. */
 static void __attribute__((constructor)) stdout_line_buffered(void) {
         setvbuf(stdout, NULL, _IOLBF, 0);
