@@ -109,8 +109,12 @@ static int budget_child(void) {
 
 static void test_stack_mprotect_budget_falls_back_to_canary(void **state) {
         int status;
-        pid_t pid = fork();
+        pid_t pid;
 
+#if HAVE_TSAN
+        skip(); /* 20k fibers: over ThreadSanitizer's limit of 8128 */
+#endif
+        pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
                 exec_program((char *[]) { (char *) self_exe, (char *) "--budget-child", NULL });

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -55,6 +57,37 @@ static inline void exec_program(char *const argv[]) {
                 args[n++] = argv[i];
         args[n] = NULL;
         execvp(args[0], args);
+}
+
+/* Runs $COTASK_BUILD/examples/NAME ARG (ARG may be NULL), expects exit 0,
+ * returns its stdout (free it). */
+static inline char *run_example(const char *name, const char *arg) {
+        const char *build = getenv("COTASK_BUILD") ?: "build";
+        char path[512], *out = malloc(65536);
+        size_t total = 0;
+        int p[2], status;
+        ssize_t n;
+        pid_t pid;
+
+        assert_non_null(out);
+        snprintf(path, sizeof path, "%s/examples/%s", build, name);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                exec_program((char *[]) { path, (char *) arg, NULL });
+                _exit(127);
+        }
+        close(p[1]);
+        while ((n = read(p[0], out + total, 65535 - total)) > 0)
+                total += (size_t) n;
+        out[total] = '\0';
+        close(p[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        return out;
 }
 
 /* cmocka writes to both stdout and stderr: keep their lines in order. */

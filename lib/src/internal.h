@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,7 @@ typedef enum co__wait_kind {
         CO__WAIT_FD,
         CO__WAIT_JOIN,
         CO__WAIT_CHILDREN,
+        CO__WAIT_LABEL,         /* wait_label says what */
 } co__wait_kind_t;
 
 /* A cancellation reason, shared by every task of a cancelled subtree. */
@@ -95,6 +98,7 @@ struct co_task {
         int wait_fd;
         unsigned wait_events;
         co_task_t *wait_task;
+        const char *wait_label;
 
         co__slot_t slot;        /* base NULL while it has no stack */
         size_t stack_size;      /* usable bytes, asked for at spawn */
@@ -108,6 +112,29 @@ typedef struct co__timer {
         uint64_t seq;           /* equal deadlines fire in arming order */
         co_task_t *task;        /* NULL: disarmed, waiting to be dropped */
 } co__timer_t;
+
+/* A task waiting in a wait queue; lives on the waiting task's stack. */
+typedef struct co__wnode {
+        co_task_t *task;
+        struct co__wnode *prev;
+        struct co__wnode *next;
+        bool linked;
+        void *value;            /* handed over by the waker, if it likes */
+} co__wnode_t;
+
+/* FIFO of waiting tasks: the building block of futures and of the
+ * synchronisation primitives. Loop thread only. */
+typedef struct co__waitq {
+        co__wnode_t *head;
+        co__wnode_t *tail;
+} co__waitq_t;
+
+/* A function to run on a loop's thread, handed over from any thread. */
+typedef struct co__post {
+        void (*fn)(void *arg);
+        void *arg;
+        struct co__post *next;
+} co__post_t;
 
 struct co_loop {
         struct event_base *base;
@@ -134,6 +161,17 @@ struct co_loop {
         unsigned resumes;               /* since the last poll */
         co_usec_t poll_due;             /* coarse clock */
         co_task_t *zombie;              /* ended; released off its stack */
+
+        /* Posts from other threads: a mutex-guarded list and an eventfd
+         * that wakes the loop. */
+        pthread_t thread;
+        pthread_mutex_t post_lock;
+        bool post_lock_ready;
+        co__post_t *post_head;
+        co__post_t *post_tail;
+        _Atomic bool posted;
+        int post_fd;
+        struct event *post_event;
         co__reason_t *last_reason;
         bool stop;
         bool running;
@@ -152,6 +190,24 @@ int co__suspend(co_task_t *self, co_usec_t deadline);
  * releases it (co__reap_zombie). */
 _Noreturn void co__exit(co_task_t *self);
 co_usec_t co__now_coarse(void);
+
+/* Runs p->fn(p->arg) on the loop's thread soon; callable from any
+ * thread. p must stay valid until then. */
+void co__loop_post(co_loop_t *l, co__post_t *p);
+bool co__loop_is_own_thread(const co_loop_t *l);
+
+/* waitq.c */
+static inline bool co__waitq_empty(const co__waitq_t *q) {
+        return !q->head;
+}
+/* Suspends the running task in q until a waker picks it (returns the
+ * waker's result), the deadline passes (-ETIMEDOUT) or it is cancelled
+ * (-ECANCELED). Whatever happens, it has left q when this returns. */
+int co__waitq_wait(co__waitq_t *q, co__wnode_t *node, const char *label, co_usec_t deadline);
+/* Takes the first waiter out of q and wakes it with result; returns its
+ * node (to hand it a value) or NULL if q is empty. */
+co__wnode_t *co__waitq_wake_one(co__waitq_t *q, int result);
+void co__waitq_wake_all(co__waitq_t *q, int result);
 
 /* task.c */
 int co__task_start(co_task_t *t);

@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -360,6 +362,57 @@ int co_fd_wait(int fd, unsigned events, co_usec_t deadline) {
         return (int) w.ready;
 }
 
+/* ---- posts from other threads ------------------------------------------ */
+
+bool co__loop_is_own_thread(const co_loop_t *l) {
+        return pthread_equal(l->thread, pthread_self());
+}
+
+void co__loop_post(co_loop_t *l, co__post_t *p) {
+        bool was_empty;
+
+        p->next = NULL;
+        pthread_mutex_lock(&l->post_lock);
+        was_empty = !l->post_head;
+        if (l->post_tail)
+                l->post_tail->next = p;
+        else
+                l->post_head = p;
+        l->post_tail = p;
+        atomic_store_explicit(&l->posted, true, memory_order_release);
+        pthread_mutex_unlock(&l->post_lock);
+        if (was_empty) {
+                uint64_t one = 1;
+
+                (void) !write(l->post_fd, &one, sizeof one);
+        }
+}
+
+static void drain_posts(co_loop_t *l) {
+        co__post_t *p;
+
+        if (!atomic_exchange_explicit(&l->posted, false, memory_order_acquire))
+                return;
+        pthread_mutex_lock(&l->post_lock);
+        p = l->post_head;
+        l->post_head = l->post_tail = NULL;
+        pthread_mutex_unlock(&l->post_lock);
+        while (p) {
+                co__post_t *next = p->next;
+
+                p->fn(p->arg);
+                p = next;
+        }
+}
+
+static void post_ready(evutil_socket_t fd, short what, void *arg) {
+        uint64_t n;
+
+        (void) what;
+        (void) !read(fd, &n, sizeof n);
+        drain_posts(arg);
+}
+
 /* ---- the loop -------------------------------------------------------- */
 
 static void timer_fired(evutil_socket_t fd, short what, void *arg) {
@@ -380,6 +433,7 @@ int co_loop_new(co_loop_t **ret_loop) {
         if (!l)
                 return -ENOMEM;
         l->timer_armed = CO_USEC_INFINITY;
+        l->post_fd = -1;
         cfg = event_config_new();
         if (!cfg || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) < 0)
                 goto fail;
@@ -388,6 +442,15 @@ int co_loop_new(co_loop_t **ret_loop) {
                 goto fail;
         l->timer_event = evtimer_new(l->base, timer_fired, l);
         if (!l->timer_event)
+                goto fail;
+        l->thread = pthread_self();
+        pthread_mutex_init(&l->post_lock, NULL);
+        l->post_lock_ready = true;
+        l->post_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (l->post_fd < 0)
+                goto fail;
+        l->post_event = event_new(l->base, l->post_fd, EV_READ | EV_PERSIST, post_ready, l);
+        if (!l->post_event || event_add(l->post_event, NULL) < 0)
                 goto fail;
         co__fiber_init_thread(&l->sched);
         co__overflow_handler_install();
@@ -434,6 +497,7 @@ static void expire_timers(co_loop_t *l) {
 }
 
 static int poll_events(co_loop_t *l) {
+        drain_posts(l);
         expire_timers(l);
         if (l->ready_head) {
                 /* Without fd waits there is nothing for a non-blocking
@@ -501,6 +565,7 @@ int co_loop_run(co_loop_t *l) {
         if (l->running)
                 return -EBUSY;
         l->running = true;
+        l->thread = pthread_self();
         co__loop_tls = l;
         while (!l->stop && l->n_tasks > 0) {
                 if (l->ready_head)
@@ -529,8 +594,17 @@ co_loop_t *co_loop_free(co_loop_t *l) {
         }
         if (l->n_tasks > 0)
                 co_log(CO_LOG_ERR, "loop freed with %zu tasks still running", l->n_tasks);
+        /* Completions other threads posted late still hold references. */
+        if (l->post_lock_ready)
+                drain_posts(l);
         if (l->timer_event)
                 event_free(l->timer_event);
+        if (l->post_event)
+                event_free(l->post_event);
+        if (l->post_fd >= 0)
+                close(l->post_fd);
+        if (l->post_lock_ready)
+                pthread_mutex_destroy(&l->post_lock);
         if (l->base)
                 event_base_free(l->base);
         free(l->heap);

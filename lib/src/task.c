@@ -513,6 +513,8 @@ const char *co_task_get_wait(const co_task_t *t) {
                 text = t->loop->wait_text;
                 snprintf(text, sizeof t->loop->wait_text, "join '%s'", t->wait_task->name);
                 return text;
+        case CO__WAIT_LABEL:
+                return t->wait_label;
         case CO__WAIT_NONE:
                 break;
         }

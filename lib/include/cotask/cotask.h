@@ -296,4 +296,6 @@ CO_EXPORT void co_log_fullv(co_log_level_t level, const char *file, unsigned lin
 }
 #endif
 
+#include <cotask/future.h>
+
 #endif
