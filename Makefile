@@ -41,8 +41,8 @@ LDFLAGS  ?= -Wl,-z,relro,-z,now
 LIBS     := $(PKG_LIBS) -lpthread
 
 # ---- lib/ ----------------------------------------------------------------
-LIB_SRCS := lib/src/loop.c lib/src/task.c lib/src/stack.c lib/src/overflow.c lib/src/log.c \
-            lib/src/waitq.c lib/src/future.c
+# Every lib/src/*.c but the context backends, of which one is picked below.
+LIB_SRCS := $(filter-out lib/src/context-%,$(wildcard lib/src/*.c))
 ifeq ($(CONTEXT),ucontext)
 LIB_SRCS += lib/src/context-ucontext.c
 else

@@ -173,6 +173,9 @@ struct co_loop {
         int post_fd;
         struct event *post_event;
         co__reason_t *last_reason;
+
+        co_pool_t *default_pool;        /* co_to_thread's, made on first use */
+        co_gen_t *first_gen;            /* live async generators (gen.c) */
         bool stop;
         bool running;
         co__stacks_t stacks;

@@ -297,5 +297,8 @@ CO_EXPORT void co_log_fullv(co_log_level_t level, const char *file, unsigned lin
 #endif
 
 #include <cotask/future.h>
+#include <cotask/sync.h>
+#include <cotask/pool.h>
+#include <cotask/gen.h>
 
 #endif
