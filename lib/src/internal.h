@@ -14,6 +14,10 @@
 #define CO__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* co_shield_begin's scopes: their deadline fails calls with -ETIMEDOUT
+ * rather than cancelling. */
+#define CO__SCOPE_GRACE (1u << 31)
+
 /* Longer names are cut: they only label logs and listings. */
 #define CO__NAME_MAX 127
 
@@ -62,7 +66,7 @@ struct co_task {
         co__fiber_t fiber;
         co_loop_t *loop;
         co_task_t *ready_next;
-        co_shield_t *shield;
+        co_scope_t *scope;              /* innermost cancel scope or shield */
         co_task_state_t state;
         int wake_result;
         unsigned refs;
@@ -218,7 +222,12 @@ void co__task_release(co_task_t *t);
 void co__reason_unref(co__reason_t *r);
 void co__task_end_unstarted(co_task_t *t, int r);
 void co__task_entry(void *arg);
-co_usec_t co__task_shield_deadline(const co_task_t *t);
+/* 0 if t may suspend, with *ret_deadline the earliest deadline of its
+ * scopes; else why not: -ECANCELED, or -ETIMEDOUT past a shield's
+ * deadline. */
+int co__scope_check(co_task_t *t, co_usec_t *ret_deadline);
+/* Whether a cancellation of the task itself reaches its current code. */
+bool co__task_cancel_applies(const co_task_t *t);
 
 /* overflow.c */
 void co__overflow_handler_install(void);

@@ -263,20 +263,22 @@ _Noreturn void co__exit(co_task_t *self) {
 
 int co__suspend(co_task_t *self, co_usec_t deadline) {
         co_loop_t *l = self->loop;
+        co_usec_t scopes = CO_USEC_INFINITY, d;
         int r;
 
-        if (!self->shield) {
+        /* The common case, no scope at all, stays cheap. */
+        if (!self->scope) {
                 if (self->cancelled)
                         return -ECANCELED;
-        } else if (self->shield->deadline != CO_USEC_INFINITY) {
-                if (co_now() >= self->shield->deadline)
-                        return -ETIMEDOUT;
-                if (self->shield->deadline < deadline)
-                        deadline = self->shield->deadline;
+        } else {
+                r = co__scope_check(self, &scopes);
+                if (r < 0)
+                        return r;
         }
+        d = scopes < deadline ? scopes : deadline;
         self->wake_result = 0;
-        if (deadline != CO_USEC_INFINITY) {
-                r = heap_arm(l, self, deadline);
+        if (d != CO_USEC_INFINITY) {
+                r = heap_arm(l, self, d);
                 if (r < 0)
                         return r;
         }
@@ -285,7 +287,14 @@ int co__suspend(co_task_t *self, co_usec_t deadline) {
         if (self->heap_index != SIZE_MAX)
                 heap_disarm(l, self);
         self->wait_kind = CO__WAIT_NONE;
-        return self->wake_result;
+        r = self->wake_result;
+        /* A scope's deadline rather than our own: the scope says what. */
+        if (r == -ETIMEDOUT && d < deadline) {
+                r = co__scope_check(self, &scopes);
+                if (r == 0)
+                        r = -ETIMEDOUT;
+        }
+        return r;
 }
 
 int co_task_yield(void) {
@@ -293,8 +302,15 @@ int co_task_yield(void) {
 
         if (!self)
                 return -EPERM;
-        if (self->cancelled && !self->shield)
+        if (self->cancelled && co__task_cancel_applies(self))
                 return -ECANCELED;
+        if (self->scope) {
+                co_usec_t ignored;
+                int r = co__scope_check(self, &ignored);
+
+                if (r < 0)
+                        return r;
+        }
         co__ready(self->loop, self);
         switch_away(self->loop, self);
         return 0;
@@ -308,8 +324,8 @@ int co_sleep_until(co_usec_t deadline) {
                 return -EPERM;
         self->wait_kind = CO__WAIT_SLEEP;
         r = co__suspend(self, deadline);
-        /* Our own deadline passing is success; the shield's is not. */
-        if (r == -ETIMEDOUT && co__task_shield_deadline(self) >= deadline)
+        /* Our own deadline passing is success; a shield's is not. */
+        if (r == -ETIMEDOUT && co_now() >= deadline)
                 return 0;
         return r;
 }
@@ -346,7 +362,7 @@ int co_fd_wait(int fd, unsigned events, co_usec_t deadline) {
                 return -EPERM;
         if (fd < 0 || what == 0)
                 return -EINVAL;
-        if (self->cancelled && !self->shield)
+        if (self->cancelled && co__task_cancel_applies(self))
                 return -ECANCELED;
         if (event_assign(&ev, self->loop->base, fd, what, fd_ready, &w) < 0 || event_add(&ev, NULL) < 0)
                 return -EINVAL;

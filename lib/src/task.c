@@ -124,7 +124,7 @@ static int spawn(co_loop_t *l, co_task_t *parent, co_task_t **ret_task, const ch
         co__ready(l, t);
         /* A child of a cancelled task starts cancelled, so it never runs;
          * unless the parent spawns it from a shielded cleanup. */
-        if (parent && !t->detached && parent->cancelled && !parent->shield)
+        if (parent && !t->detached && parent->cancelled && co__task_cancel_applies(parent))
                 co_task_cancel(t, parent->cancel_reason ? parent->cancel_reason->text : NULL);
         if (ret_task)
                 *ret_task = t;
@@ -399,7 +399,7 @@ void co_task_cancel(co_task_t *t, const char *reason) {
                         why = reason_get(t->loop, reason ? reason : "cancelled");
                 c->cancelled = true;
                 c->cancel_reason = reason_ref(why);
-                if (c->state == CO_TASK_SUSPENDED && !c->shield)
+                if (c->state == CO_TASK_SUSPENDED && co__task_cancel_applies(c))
                         co__wake(c, -ECANCELED);
         }
         reason_unref(why);
@@ -413,28 +413,97 @@ const char *co_task_get_cancel_reason(const co_task_t *t) {
         return t && t->cancel_reason ? t->cancel_reason->text : NULL;
 }
 
-/* ---- shields and cleanups --------------------------------------------- */
+/* ---- cancel scopes and shields ------------------------------------------ */
 
-co_usec_t co__task_shield_deadline(const co_task_t *t) {
-        return t->shield ? t->shield->deadline : CO_USEC_INFINITY;
+bool co__task_cancel_applies(const co_task_t *t) {
+        for (const co_scope_t *sc = t->scope; sc; sc = sc->outer)
+                if (sc->flags & CO_SCOPE_SHIELD)
+                        return false;
+        return true;
+}
+
+int co__scope_check(co_task_t *t, co_usec_t *ret_deadline) {
+        co_usec_t d = CO_USEC_INFINITY, now = 0;
+        bool shielded = false;
+
+        for (co_scope_t *sc = t->scope; sc; sc = sc->outer) {
+                bool grace = sc->flags & CO__SCOPE_GRACE;
+
+                /* Past a shield only the deadlines of enclosing cleanups
+                 * still bind: nested shields keep the earliest. */
+                if (shielded && !grace)
+                        continue;
+                if (!sc->cancelled && sc->deadline != CO_USEC_INFINITY) {
+                        if (!now)
+                                now = co_now();
+                        if (now >= sc->deadline)
+                                sc->cancelled = true;
+                        else if (sc->deadline < d)
+                                d = sc->deadline;
+                }
+                if (sc->cancelled)
+                        return grace ? -ETIMEDOUT : -ECANCELED;
+                if (sc->flags & CO_SCOPE_SHIELD)
+                        shielded = true;
+        }
+        if (!shielded && t->cancelled)
+                return -ECANCELED;
+        *ret_deadline = d;
+        return 0;
+}
+
+void co_scope_begin(co_scope_t *sc, co_usec_t deadline, unsigned flags) {
+        co_task_t *self = co__current();
+
+        *sc = (co_scope_t) { .deadline = deadline, .flags = flags, .task = self };
+        if (self) {
+                sc->outer = self->scope;
+                self->scope = sc;
+        }
+}
+
+int co_scope_end(co_scope_t *sc) {
+        co_task_t *self = sc->task;
+        co_usec_t ignored;
+
+        if (!self)
+                return 0;
+        if (self->scope == sc)
+                self->scope = sc->outer;
+        if (!sc->cancelled && sc->deadline != CO_USEC_INFINITY && co_now() >= sc->deadline)
+                sc->cancelled = true;
+        if (sc->cancelled && !(sc->flags & CO__SCOPE_GRACE)) {
+                sc->caught = true;
+                return (sc->flags & CO_SCOPE_FAIL) && sc->deadline != CO_USEC_INFINITY &&
+                       co_now() >= sc->deadline ? -ETIMEDOUT : 0;
+        }
+        /* Not ours to catch: a cancellation from outside goes on. */
+        if (!self->scope ? self->cancelled : co__scope_check(self, &ignored) == -ECANCELED)
+                return -ECANCELED;
+        return 0;
+}
+
+void co_scope_cancel(co_scope_t *sc) {
+        co_task_t *t = sc->task;
+
+        if (sc->cancelled)
+                return;
+        sc->cancelled = true;
+        if (!t || t->state != CO_TASK_SUSPENDED)
+                return;
+        /* A shield inside the scope keeps this away from the code in it. */
+        for (co_scope_t *in = t->scope; in && in != sc; in = in->outer)
+                if (in->flags & CO_SCOPE_SHIELD)
+                        return;
+        co__wake(t, -ECANCELED);
 }
 
 void co_shield_begin(co_shield_t *sh, co_usec_t deadline) {
-        co_task_t *self = co__current();
-
-        sh->outer = self ? self->shield : NULL;
-        sh->deadline = deadline;
-        if (sh->outer && sh->outer->deadline < deadline)
-                sh->deadline = sh->outer->deadline;
-        if (self)
-                self->shield = sh;
+        co_scope_begin(sh, deadline, CO_SCOPE_SHIELD | CO__SCOPE_GRACE);
 }
 
 void co_shield_end(co_shield_t *sh) {
-        co_task_t *self = co__current();
-
-        if (self && self->shield == sh)
-                self->shield = sh->outer;
+        (void) co_scope_end(sh);
 }
 
 co_usec_t co_task_grace_deadline(void) {

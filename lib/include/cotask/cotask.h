@@ -184,19 +184,53 @@ enum {
  * passes (-ETIMEDOUT). Returns the CO_FD_* bits that are ready. */
 CO_EXPORT int co_fd_wait(int fd, unsigned events, co_usec_t deadline);
 
-/* ---- cleanup: shields, deferred cleanups, try/finally ---------------- */
+/* ---- cancel scopes and shields ------------------------------------------ */
 
-/* A shielded region: cancellation does not interrupt suspending calls made
- * inside it, but the region's absolute deadline does: once it has passed
- * they return -ETIMEDOUT at once. Shields nest; the earliest deadline
- * binds. Must be ended in LIFO order on the same task. */
-typedef struct co_shield {
+/*
+ * A cancel scope is a region of one task's code (Trio's CancelScope). It can
+ * be cancelled, explicitly or by its absolute deadline; then every
+ * suspending call inside it returns -ECANCELED until the code leaves it.
+ * The scope that caused a cancellation is the one that catches it:
+ * co_scope_end returns 0 ("move on after"), or -ETIMEDOUT for a CO_SCOPE_FAIL
+ * scope cancelled by its deadline ("fail after"). A cancellation from
+ * outside the scope (the task's, or an enclosing scope's) is not caught:
+ * co_scope_end returns -ECANCELED and the unwinding goes on.
+ *
+ * A CO_SCOPE_SHIELD scope keeps every cancellation from outside it away
+ * from the code inside, until its own deadline or co_scope_cancel.
+ * Scopes live on the stack, nest, and must be ended in LIFO order.
+ */
+enum {
+        CO_SCOPE_SHIELD = 1u << 0,
+        CO_SCOPE_FAIL = 1u << 1,
+};
+
+typedef struct co_scope {
         co_usec_t deadline;
-        struct co_shield *outer;
-} co_shield_t;
+        unsigned flags;
+        bool cancelled;         /* by co_scope_cancel or the deadline */
+        bool caught;            /* ended having caught its own cancellation */
+        struct co_scope *outer;
+        co_task_t *task;
+} co_scope_t;
+
+CO_EXPORT void co_scope_begin(co_scope_t *scope, co_usec_t deadline, unsigned flags);
+CO_EXPORT int co_scope_end(co_scope_t *scope);
+/* Callable from any task of the loop, or a callback; idempotent. */
+CO_EXPORT void co_scope_cancel(co_scope_t *scope);
+
+/*
+ * A shield, the form cleanups use: cancellation does not interrupt
+ * suspending calls inside it, but its absolute deadline does: once it has
+ * passed they return -ETIMEDOUT at once. The earliest deadline of nested
+ * shields binds.
+ */
+typedef co_scope_t co_shield_t;
 
 CO_EXPORT void co_shield_begin(co_shield_t *shield, co_usec_t deadline);
 CO_EXPORT void co_shield_end(co_shield_t *shield);
+
+/* ---- deferred cleanups, try/finally -------------------------------------- */
 
 typedef void (*co_cleanup_fn_t)(void *arg);
 /* Registers a cleanup on the current task. Cleanups run in reverse order of
