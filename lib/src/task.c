@@ -631,6 +631,31 @@ int co_task_add_done_callback(co_task_t *t, co_task_done_fn_t fn, void *userdata
         return 0;
 }
 
+int co_task_remove_done_callback(co_task_t *t, co_task_done_fn_t fn, void *userdata) {
+        if (!t || !fn)
+                return -EINVAL;
+        for (co__done_cb_t **p = &t->done_cbs; *p; p = &(*p)->next)
+                if ((*p)->fn == fn && (*p)->userdata == userdata) {
+                        co__done_cb_t *cb = *p;
+
+                        *p = cb->next;
+                        free(cb);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int co_task_detach(co_task_t *t) {
+        if (!t)
+                return -EINVAL;
+        if (t->state == CO_TASK_DONE || t->detached)
+                return 0;
+        tree_unlink(t->loop, t);
+        t->detached = true;
+        tree_link(t->loop, NULL, t);
+        return 0;
+}
+
 int co_loop_foreach_task(co_loop_t *l, co_task_visit_fn_t fn, void *userdata) {
         if (!l || !fn)
                 return -EINVAL;

@@ -164,6 +164,13 @@ typedef void (*co_task_done_fn_t)(co_task_t *task, void *userdata);
  * loop, not in a task: it must not suspend. */
 CO_EXPORT int co_task_add_done_callback(co_task_t *task, co_task_done_fn_t fn, void *userdata);
 
+/* Removes the first callback registered with fn and userdata: 0, or
+ * -ENOENT (already run, or never added). */
+CO_EXPORT int co_task_remove_done_callback(co_task_t *task, co_task_done_fn_t fn, void *userdata);
+/* Moves a task out of its parent's tree to the loop's root: the parent's
+ * cancellation and end no longer reach it (asyncio.shield's half). */
+CO_EXPORT int co_task_detach(co_task_t *task);
+
 typedef int (*co_task_visit_fn_t)(co_task_t *task, unsigned depth, void *userdata);
 /* Visits every unfinished task of the loop, depth first, parents before
  * children. A negative return from fn stops the walk and is returned. */
@@ -331,6 +338,7 @@ CO_EXPORT void co_log_fullv(co_log_level_t level, const char *file, unsigned lin
 #endif
 
 #include <cotask/future.h>
+#include <cotask/combine.h>
 #include <cotask/sync.h>
 #include <cotask/pool.h>
 #include <cotask/gen.h>
