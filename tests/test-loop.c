@@ -259,6 +259,97 @@ static void test_loop_free_cancels_what_is_left(void **state) {
         assert_int_equal(result, -ECANCELED);
 }
 
+typedef struct debug_log {
+        int slow;
+        int overdue;
+        char task[32];
+} debug_log_t;
+
+static void debug_sink(const co_log_record_t *rec, void *userdata) {
+        debug_log_t *d = userdata;
+
+        if (rec->level != CO_LOG_WARNING)
+                return;
+        if (strstr(rec->message, "without suspending")) {
+                d->slow++;
+                snprintf(d->task, sizeof d->task, "%s", rec->fields[0].value);
+        }
+        if (strstr(rec->message, "after it was cancelled"))
+                d->overdue++;
+}
+
+static int hog(void *arg) {
+        co_usec_t until = co_now() + msec(30);
+
+        while (co_now() < until)
+                ;
+        return co_task_yield();
+}
+
+static int overstay(void *arg) {
+        co_shield_t sh;
+
+        (void) co_sleep(3600 * CO_USEC_PER_SEC);
+        /* Ignores its grace period on purpose. */
+        co_shield_begin(&sh, CO_USEC_INFINITY);
+        (void) co_sleep(msec(300));
+        co_shield_end(&sh);
+        return 0;
+}
+
+static int debug_main(void *arg) {
+        _cleanup_task_ co_task_t *h = NULL, *o = NULL;
+        co_task_opts_t opts = { .grace_usec = msec(50) };
+
+        assert_int_equal(co_spawn(&h, "hog", hog, NULL), 0);
+        assert_int_equal(co_task_join(h, NULL), 0);
+        assert_int_equal(co_spawn_with(&o, "overstayer", overstay, NULL, &opts), 0);
+        assert_int_equal(co_task_yield(), 0);
+        co_task_cancel(o, NULL);
+        assert_int_equal(co_task_join(o, NULL), 0);
+        return 0;
+}
+
+static void test_loop_debug_mode_names_slow_and_overdue_tasks(void **state) {
+        _cleanup_loop_ co_loop_t *loop = NULL;
+        debug_log_t d = { 0 };
+
+        co_log_set_sink(debug_sink, &d);
+        assert_int_equal(co_loop_new(&loop), 0);
+        assert_int_equal(co_loop_set_debug(loop, true), 0);
+        co_loop_set_slow_threshold(loop, msec(20));
+        assert_int_equal(co_loop_spawn(loop, NULL, "main", debug_main, NULL, NULL), 0);
+        assert_int_equal(co_loop_run(loop), 0);
+        co_log_set_sink(NULL, NULL);
+        assert_true(d.slow >= 1);
+        assert_string_equal(d.task, "hog");
+        assert_int_equal(d.overdue, 1);
+}
+
+static void test_loop_debug_off_by_default(void **state) {
+        debug_log_t d = { 0 };
+
+        co_log_set_sink(debug_sink, &d);
+        assert_int_equal(run_main(hog, NULL).kind, CO_OUTCOME_RESULT);
+        co_log_set_sink(NULL, NULL);
+        assert_int_equal(d.slow, 0);
+}
+
+static int outlive(void *arg) {
+        return co_sleep(3600 * CO_USEC_PER_SEC);
+}
+
+static void test_loop_run_until_deadline(void **state) {
+        _cleanup_loop_ co_loop_t *loop = NULL;
+        co_usec_t start = co_now();
+
+        assert_int_equal(co_loop_new(&loop), 0);
+        assert_int_equal(co_loop_spawn(loop, NULL, "outlive", outlive, NULL, NULL), 0);
+        assert_int_equal(co_loop_run_until(loop, co_deadline_after(msec(10))), -ETIMEDOUT);
+        assert_true(co_now() - start >= msec(10));
+        assert_int_equal(co_loop_get_n_tasks(loop), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_loop_fifo_round_robin),
@@ -269,6 +360,9 @@ int main(void) {
                 cmocka_unit_test(test_loop_uses_precise_timer),
                 cmocka_unit_test(test_loop_calls_outside_a_task),
                 cmocka_unit_test(test_loop_free_cancels_what_is_left),
+                cmocka_unit_test(test_loop_debug_mode_names_slow_and_overdue_tasks),
+                cmocka_unit_test(test_loop_debug_off_by_default),
+                cmocka_unit_test(test_loop_run_until_deadline),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

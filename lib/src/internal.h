@@ -75,6 +75,7 @@ struct co_task {
         bool detached;
         bool retrieved;         /* somebody read the outcome */
         bool joined_live;       /* a joiner was waiting when it ended */
+        bool overdue_reported;  /* debug: past its grace after cancellation */
         co__wait_kind_t wait_kind;
         co_task_fn_t fn;
         void *arg;
@@ -94,6 +95,7 @@ struct co_task {
         char *error_message;
 
         co__reason_t *cancel_reason;
+        co_usec_t cancelled_at;         /* debug mode only */
         co__waiter_t *joiners;
         co__cleanup_t *cleanups;
         co__done_cb_t *done_cbs;
@@ -178,6 +180,13 @@ struct co_loop {
         struct event *post_event;
         co__reason_t *last_reason;
 
+        /* Debug mode (co_loop_set_debug): slow resumes and cancelled tasks
+         * that outlive their grace period are named in the log. */
+        bool debug;
+        co_usec_t slow_usec;
+        co_usec_t resumed_at;
+        struct event *debug_timer;
+
         co_pool_t *default_pool;        /* co_to_thread's, made on first use */
         co_gen_t *first_gen;            /* live async generators (gen.c) */
         bool stop;
@@ -228,6 +237,9 @@ void co__task_entry(void *arg);
 int co__scope_check(co_task_t *t, co_usec_t *ret_deadline);
 /* Whether a cancellation of the task itself reaches its current code. */
 bool co__task_cancel_applies(const co_task_t *t);
+
+/* debug.c */
+void co__debug_slow_resume(co_loop_t *l, co_task_t *t);
 
 /* overflow.c */
 void co__overflow_handler_install(void);

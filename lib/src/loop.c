@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,6 +203,8 @@ static void prefetch_ahead(const co_task_t *next) {
 
 static void switch_to_task(co_loop_t *l, co__fiber_t *from, co_task_t *next, bool exiting) {
         prefetch_ahead(next);
+        if (CO__UNLIKELY(l->debug))
+                l->resumed_at = co_now();
         l->current = next;
         next->state = CO_TASK_RUNNING;
         co__fiber_switch(from, &next->fiber, exiting);
@@ -228,6 +231,8 @@ static void switch_away(co_loop_t *l, co_task_t *self) {
 
         if (CO__UNLIKELY(!co__slot_intact(&self->slot)))
                 co__overflow_abort(self, "its stack canary was overwritten");
+        if (CO__UNLIKELY(l->debug))
+                co__debug_slow_resume(l, self);
 
         if (l->ready_head == self && budget_left(l)) {
                 ready_pop(l);
@@ -250,6 +255,8 @@ _Noreturn void co__exit(co_task_t *self) {
 
         if (CO__UNLIKELY(!co__slot_intact(&self->slot)))
                 co__overflow_abort(self, "its stack canary was overwritten");
+        if (CO__UNLIKELY(l->debug))
+                co__debug_slow_resume(l, self);
         l->zombie = self;
         next = next_direct(l);
         if (next) {
@@ -470,6 +477,12 @@ int co_loop_new(co_loop_t **ret_loop) {
                 goto fail;
         co__fiber_init_thread(&l->sched);
         co__overflow_handler_install();
+        {
+                const char *e = secure_getenv("COTASK_DEBUG");
+
+                if (e && *e && strcmp(e, "0") != 0 && co_loop_set_debug(l, true) < 0)
+                        goto fail;
+        }
         event_config_free(cfg);
         *ret_loop = l;
         return 0;
@@ -572,18 +585,40 @@ static void run_ready(co_loop_t *l) {
         }
 }
 
-int co_loop_run(co_loop_t *l) {
+static void run_deadline_passed(evutil_socket_t fd, short what, void *arg) {
+        (void) fd;
+        (void) what;
+        *(bool *) arg = true;
+}
+
+int co_loop_run_until(co_loop_t *l, co_usec_t deadline) {
         co_loop_t *outer = co__loop_tls;
+        struct event *timer = NULL;
+        bool passed = false;
         int r = 0;
 
         if (!l)
                 return -EINVAL;
         if (l->running)
                 return -EBUSY;
+        if (deadline != CO_USEC_INFINITY) {
+                co_usec_t now = co_now(), delta = deadline > now ? deadline - now : 0;
+                struct timeval tv = {
+                        .tv_sec = (time_t) (delta / CO_USEC_PER_SEC),
+                        .tv_usec = (suseconds_t) (delta % CO_USEC_PER_SEC),
+                };
+
+                timer = evtimer_new(l->base, run_deadline_passed, &passed);
+                if (!timer || evtimer_add(timer, &tv) < 0) {
+                        if (timer)
+                                event_free(timer);
+                        return -ENOMEM;
+                }
+        }
         l->running = true;
         l->thread = pthread_self();
         co__loop_tls = l;
-        while (!l->stop && l->n_tasks > 0) {
+        while (!l->stop && !passed && l->n_tasks > 0) {
                 if (l->ready_head)
                         run_ready(l);
                 if (l->stop || l->n_tasks == 0)
@@ -595,9 +630,17 @@ int co_loop_run(co_loop_t *l) {
         co__loop_tls = outer;
         l->running = false;
         l->stop = false;
+        if (timer)
+                event_free(timer);
         if (l->n_tasks == 0)
                 co__stacks_trim(&l->stacks);
+        if (r == 0 && passed && l->n_tasks > 0)
+                r = -ETIMEDOUT;
         return r;
+}
+
+int co_loop_run(co_loop_t *l) {
+        return co_loop_run_until(l, CO_USEC_INFINITY);
 }
 
 co_loop_t *co_loop_free(co_loop_t *l) {
@@ -615,6 +658,8 @@ co_loop_t *co_loop_free(co_loop_t *l) {
                 drain_posts(l);
         if (l->timer_event)
                 event_free(l->timer_event);
+        if (l->debug_timer)
+                event_free(l->debug_timer);
         if (l->post_event)
                 event_free(l->post_event);
         if (l->post_fd >= 0)

@@ -399,6 +399,8 @@ void co_task_cancel(co_task_t *t, const char *reason) {
                         why = reason_get(t->loop, reason ? reason : "cancelled");
                 c->cancelled = true;
                 c->cancel_reason = reason_ref(why);
+                if (CO__UNLIKELY(c->loop->debug))
+                        c->cancelled_at = co_now();
                 if (c->state == CO_TASK_SUSPENDED && co__task_cancel_applies(c))
                         co__wake(c, -ECANCELED);
         }

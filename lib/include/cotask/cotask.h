@@ -53,6 +53,9 @@ CO_EXPORT int co_loop_new(co_loop_t **ret_loop);
 /* Runs until no task is left alive (or co_loop_stop). Must not be called
  * from a task. Returns 0, or a negative errno from the event base. */
 CO_EXPORT int co_loop_run(co_loop_t *loop);
+/* Like co_loop_run, but returns -ETIMEDOUT at the absolute deadline if
+ * tasks are still alive. */
+CO_EXPORT int co_loop_run_until(co_loop_t *loop, co_usec_t deadline);
 /* Makes co_loop_run return after the current scheduling round (at once
  * if called before it). */
 CO_EXPORT void co_loop_stop(co_loop_t *loop);
@@ -62,6 +65,13 @@ CO_EXPORT co_loop_t *co_loop_free(co_loop_t *loop);
 CO_EXPORT struct event_base *co_loop_get_event_base(co_loop_t *loop);
 /* The loop of the calling thread's running task, or NULL outside a task. */
 CO_EXPORT co_loop_t *co_loop_current(void);
+/* Debug mode (asyncio's set_debug), off by default, or on for every loop
+ * when $COTASK_DEBUG is set: warns, naming the task, when one runs longer
+ * than the slow threshold (default 100 ms) without suspending, and when a
+ * cancelled task is still running past its grace period. */
+CO_EXPORT int co_loop_set_debug(co_loop_t *loop, bool enabled);
+CO_EXPORT void co_loop_set_slow_threshold(co_loop_t *loop, co_usec_t usec);
+
 /* Number of tasks spawned and not yet finished. */
 CO_EXPORT size_t co_loop_get_n_tasks(co_loop_t *loop);
 
