@@ -350,6 +350,69 @@ static void test_loop_run_until_deadline(void **state) {
         assert_int_equal(co_loop_get_n_tasks(loop), 1);
 }
 
+static void app_tick(evutil_socket_t fd, short what, void *arg) {
+        (*(int *) arg)++;
+}
+
+static int sleep_50ms(void *arg) {
+        return co_sleep(msec(50));
+}
+
+/* An application's own event_base hosts the tasks beside its callbacks. */
+static void test_loop_embedded_in_application_base(void **state) {
+        struct event_base *base = event_base_new();
+        co_loop_opts_t opts = { .base = base };
+        struct timeval every = { .tv_sec = 0, .tv_usec = 5000 };
+        struct event *tick;
+        co_loop_t *loop = NULL;
+        int ticks = 0;
+
+        assert_non_null(base);
+        tick = event_new(base, -1, EV_PERSIST, app_tick, &ticks);
+        assert_int_equal(event_add(tick, &every), 0);
+        assert_int_equal(co_loop_new_with(&loop, &opts), 0);
+        assert_ptr_equal(co_loop_get_event_base(loop), base);
+        assert_int_equal(co_loop_spawn(loop, NULL, "sleeper", sleep_50ms, NULL, NULL), 0);
+        assert_int_equal(co_loop_run(loop), 0);
+        assert_true(ticks >= 3);
+        co_loop_free(loop);
+        /* Still the application's, and still working. */
+        assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+        event_free(tick);
+        event_base_free(base);
+}
+
+static void test_loop_backends(void **state) {
+        const char *backends[] = { "epoll", "poll", "select" };
+
+        for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+                co_loop_opts_t opts = { .backend = backends[i] };
+                fds_t f;
+                co_loop_t *loop = NULL;
+                _cleanup_task_ co_task_t *t = NULL;
+                co_outcome_t o;
+
+                assert_int_equal(co_loop_new_with(&loop, &opts), 0);
+                assert_string_equal(co_loop_get_backend(loop), backends[i]);
+                assert_int_equal(pipe2(f.p, O_CLOEXEC), 0);
+                assert_int_equal(co_loop_spawn(loop, &t, "fds", fd_waits, &f, NULL), 0);
+                assert_int_equal(co_loop_run(loop), 0);
+                assert_int_equal(co_task_get_outcome(t, &o), 0);
+                assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+                close(f.p[0]);
+                close(f.p[1]);
+                co_task_unref(t);
+                t = NULL;
+                co_loop_free(loop);
+        }
+        {
+                co_loop_opts_t opts = { .backend = "kqueue" };
+                co_loop_t *loop = NULL;
+
+                assert_int_equal(co_loop_new_with(&loop, &opts), -ENOTSUP);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_loop_fifo_round_robin),
@@ -363,6 +426,8 @@ int main(void) {
                 cmocka_unit_test(test_loop_debug_mode_names_slow_and_overdue_tasks),
                 cmocka_unit_test(test_loop_debug_off_by_default),
                 cmocka_unit_test(test_loop_run_until_deadline),
+                cmocka_unit_test(test_loop_embedded_in_application_base),
+                cmocka_unit_test(test_loop_backends),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

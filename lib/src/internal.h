@@ -144,6 +144,7 @@ typedef struct co__post {
 
 struct co_loop {
         struct event_base *base;
+        bool shared_base;               /* the application's: not ours to free */
         struct event *timer_event;
         co_usec_t timer_armed;          /* deadline timer_event is set for */
         co__fiber_t sched;

@@ -446,23 +446,53 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg) {
         l->timer_armed = CO_USEC_INFINITY;
 }
 
-int co_loop_new(co_loop_t **ret_loop) {
-        struct event_config *cfg = NULL;
-        co_loop_t *l;
+/* A base of our own, with precise timers and, if asked, one backend. */
+static int base_new(const char *backend, struct event_base **ret) {
+        struct event_config *cfg = event_config_new();
+        const char **methods = event_get_supported_methods();
+        bool known = !backend;
+        int r = -ENOMEM;
 
-        if (!ret_loop)
+        if (!cfg)
+                return -ENOMEM;
+        if (event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) < 0)
+                goto out;
+        for (size_t i = 0; backend && methods && methods[i]; i++) {
+                if (strcmp(methods[i], backend) == 0)
+                        known = true;
+                else if (event_config_avoid_method(cfg, methods[i]) < 0)
+                        goto out;
+        }
+        r = -ENOTSUP;
+        if (!known)
+                goto out;
+        *ret = event_base_new_with_config(cfg);
+        r = *ret ? 0 : -ENOMEM;
+out:
+        event_config_free(cfg);
+        return r;
+}
+
+int co_loop_new_with(co_loop_t **ret_loop, const co_loop_opts_t *opts) {
+        co_loop_t *l;
+        int r = -ENOMEM;
+
+        if (!ret_loop || (opts && opts->base && opts->backend))
                 return -EINVAL;
         l = calloc(1, sizeof *l);
         if (!l)
                 return -ENOMEM;
         l->timer_armed = CO_USEC_INFINITY;
         l->post_fd = -1;
-        cfg = event_config_new();
-        if (!cfg || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) < 0)
-                goto fail;
-        l->base = event_base_new_with_config(cfg);
-        if (!l->base)
-                goto fail;
+        if (opts && opts->base) {
+                l->base = opts->base;
+                l->shared_base = true;
+        } else {
+                r = base_new(opts ? opts->backend : NULL, &l->base);
+                if (r < 0)
+                        goto fail;
+                r = -ENOMEM;
+        }
         l->timer_event = evtimer_new(l->base, timer_fired, l);
         if (!l->timer_event)
                 goto fail;
@@ -483,14 +513,19 @@ int co_loop_new(co_loop_t **ret_loop) {
                 if (e && *e && strcmp(e, "0") != 0 && co_loop_set_debug(l, true) < 0)
                         goto fail;
         }
-        event_config_free(cfg);
         *ret_loop = l;
         return 0;
 fail:
-        if (cfg)
-                event_config_free(cfg);
         co_loop_free(l);
-        return -ENOMEM;
+        return r;
+}
+
+int co_loop_new(co_loop_t **ret_loop) {
+        return co_loop_new_with(ret_loop, NULL);
+}
+
+const char *co_loop_get_backend(co_loop_t *l) {
+        return l ? event_base_get_method(l->base) : NULL;
 }
 
 struct event_base *co_loop_get_event_base(co_loop_t *l) {
@@ -529,9 +564,10 @@ static int poll_events(co_loop_t *l) {
         drain_posts(l);
         expire_timers(l);
         if (l->ready_head) {
-                /* Without fd waits there is nothing for a non-blocking
-                 * poll to find: save the system call. */
-                if (l->n_fd_waits > 0 && event_base_loop(l->base, EVLOOP_NONBLOCK) < 0)
+                /* Without fd waits (and with a base of our own) there is
+                 * nothing for a non-blocking poll to find: save the
+                 * system call. */
+                if ((l->n_fd_waits > 0 || l->shared_base) && event_base_loop(l->base, EVLOOP_NONBLOCK) < 0)
                         return -EIO;
                 return 0;
         }
@@ -666,7 +702,7 @@ co_loop_t *co_loop_free(co_loop_t *l) {
                 close(l->post_fd);
         if (l->post_lock_ready)
                 pthread_mutex_destroy(&l->post_lock);
-        if (l->base)
+        if (l->base && !l->shared_base)
                 event_base_free(l->base);
         free(l->heap);
         co__reason_unref(l->last_reason);

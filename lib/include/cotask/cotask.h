@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event_base;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,6 +52,20 @@ typedef struct co_task co_task_t;
 /* A loop owns one libevent event_base (precise timers) and runs on the
  * thread that created it. */
 CO_EXPORT int co_loop_new(co_loop_t **ret_loop);
+typedef struct co_loop_opts {
+        /* Host the loop on the application's event_base: co_loop_run then
+         * dispatches the application's own events beside the tasks. The
+         * base stays the application's. (Its timer precision is its own:
+         * cotask asks for EVENT_BASE_FLAG_PRECISE_TIMER on bases it makes.) */
+        struct event_base *base;
+        /* Or make a base with this libevent backend: "epoll", "poll",
+         * "select" (-ENOTSUP if this libevent has not got it). */
+        const char *backend;
+} co_loop_opts_t;
+
+CO_EXPORT int co_loop_new_with(co_loop_t **ret_loop, const co_loop_opts_t *opts);
+CO_EXPORT const char *co_loop_get_backend(co_loop_t *loop);
+
 /* Runs until no task is left alive (or co_loop_stop). Must not be called
  * from a task. Returns 0, or a negative errno from the event base. */
 CO_EXPORT int co_loop_run(co_loop_t *loop);
