@@ -42,7 +42,7 @@ LIBS     := $(PKG_LIBS) -lpthread
 
 # ---- lib/ ----------------------------------------------------------------
 # Every lib/src/*.c but the context backends, of which one is picked below.
-LIB_SRCS := $(filter-out lib/src/context-%,$(wildcard lib/src/*.c))
+LIB_SRCS := $(filter-out lib/src/context-% $(LIB_EXCLUDE),$(wildcard lib/src/*.c))
 ifeq ($(CONTEXT),ucontext)
 LIB_SRCS += lib/src/context-ucontext.c
 else
@@ -57,7 +57,7 @@ LIB_SONAME := libcotask.so.$(SOVERSION)
 EXAMPLES := $(patsubst lib/examples/%.c,$(BUILD)/examples/%,$(wildcard lib/examples/*.c))
 
 # ---- tests/ --------------------------------------------------------------
-TEST_SRCS  := $(wildcard tests/test-*.c)
+TEST_SRCS  := $(filter-out $(TEST_EXCLUDE),$(wildcard tests/test-*.c))
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null) -lm
 BENCH_SRCS := $(wildcard tests/bench/bench-*.c)

@@ -16,9 +16,91 @@ static void test_examples_countdown(void **state) {
                             "done!\n");
 }
 
+static void test_examples_gather(void **state) {
+        _cleanup_free_ char *out = run_example("gather", "40");
+
+        assert_string_equal(out,
+                            "task A 4\n"
+                            "task B 3\n"
+                            "task A 3\n"
+                            "task B 2\n"
+                            "task A 2\n"
+                            "task B 1\n"
+                            "task A 1\n"
+                            "done!\n"
+                            "done!\n"
+                            "Everything, everywhere, all at once\n");
+}
+
+static void test_examples_wait_first_completed(void **state) {
+        _cleanup_free_ char *out = run_example("wait-first", "40");
+
+        /* The draw is seeded: the same every run. */
+        assert_string_equal(out,
+                            "task-1 sleeps 1.38 s\n"
+                            "task-2 sleeps 2.20 s\n"
+                            "task-3 sleeps 2.17 s\n"
+                            "first finished: task-1\n"
+                            "pending: task-2 task-3\n");
+}
+
+static void test_examples_wait_for(void **state) {
+        _cleanup_free_ char *out = run_example("wait-for", "20");
+
+        /* wait_for returns only once foo's cleanup has run. */
+        assert_string_equal(out,
+                            "foo(1) started\n"
+                            "foo cleaned up\n"
+                            "timeout!\n");
+}
+
+static void test_examples_as_completed(void **state) {
+        _cleanup_free_ char *out = run_example("as-completed", "40");
+
+        assert_string_equal(out,
+                            "the quickest result was: b!\n"
+                            "the next quickest result was: a!\n"
+                            "the next quickest result was: c!\n");
+}
+
+static void test_examples_create_task(void **state) {
+        _cleanup_free_ char *out = run_example("create-task", "40");
+
+        assert_string_equal(out,
+                            "<Task pending name='some_work'>\n"
+                            "Hello World!\n"
+                            "<Task finished name='some_work' result=42>\n");
+}
+
+static void test_examples_done_callback(void **state) {
+        _cleanup_free_ char *out = run_example("done-callback", "20");
+
+        assert_string_equal(out, "got the result! Foo!\n");
+}
+
+static void test_examples_unretrieved_error(void **state) {
+        char *err = NULL;
+        _cleanup_free_ char *out = run_example_full("unretrieved", "40", &err);
+
+        assert_string_equal(out, "main carried on\n");
+        /* Reported as the task finished, naming it; exactly once. */
+        assert_non_null(strstr(err, "level=err msg=\"task 'doomed' failed and nobody joined it: "
+                                    "Input/output error: the disk is on fire\""));
+        assert_non_null(strstr(err, "task=doomed"));
+        assert_null(strstr(strstr(err, "nobody joined") + 1, "nobody joined"));
+        free(err);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_examples_countdown),
+                cmocka_unit_test(test_examples_gather),
+                cmocka_unit_test(test_examples_wait_first_completed),
+                cmocka_unit_test(test_examples_wait_for),
+                cmocka_unit_test(test_examples_as_completed),
+                cmocka_unit_test(test_examples_create_task),
+                cmocka_unit_test(test_examples_done_callback),
+                cmocka_unit_test(test_examples_unretrieved_error),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,35 +59,52 @@ static inline void exec_program(char *const argv[]) {
         execvp(args[0], args);
 }
 
-/* Runs $COTASK_BUILD/examples/NAME ARG (ARG may be NULL), expects exit 0,
- * returns its stdout (free it). */
-static inline char *run_example(const char *name, const char *arg) {
+/* Runs $COTASK_BUILD/examples/NAME ARG (ARG may be NULL), expects exit 0;
+ * returns its stdout, and its stderr in *ret_err if that is not NULL
+ * (free both). */
+static inline char *run_example_full(const char *name, const char *arg, char **ret_err) {
         const char *build = getenv("COTASK_BUILD") ?: "build";
-        char path[512], *out = malloc(65536);
-        size_t total = 0;
-        int p[2], status;
-        ssize_t n;
+        char path[512], *out = calloc(1, 65536), *err = calloc(1, 65536);
+        size_t n_out = 0, n_err = 0;
+        int po[2], pe[2], status;
         pid_t pid;
 
         assert_non_null(out);
+        assert_non_null(err);
         snprintf(path, sizeof path, "%s/examples/%s", build, name);
-        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(po, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                dup2(p[1], STDOUT_FILENO);
+                dup2(po[1], STDOUT_FILENO);
+                dup2(pe[1], STDERR_FILENO);
                 exec_program((char *[]) { path, (char *) arg, NULL });
                 _exit(127);
         }
-        close(p[1]);
-        while ((n = read(p[0], out + total, 65535 - total)) > 0)
-                total += (size_t) n;
-        out[total] = '\0';
-        close(p[0]);
+        close(po[1]);
+        close(pe[1]);
+        /* The outputs are small: read one to its end, then the other. */
+        for (ssize_t n; (n = read(po[0], out + n_out, 65535 - n_out)) > 0;)
+                n_out += (size_t) n;
+        for (ssize_t n; (n = read(pe[0], err + n_err, 65535 - n_err)) > 0;)
+                n_err += (size_t) n;
+        close(po[0]);
+        close(pe[0]);
         assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fprintf(stderr, "%s failed; its stderr:\n%s", name, err);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
+        if (ret_err)
+                *ret_err = err;
+        else
+                free(err);
         return out;
+}
+
+static inline char *run_example(const char *name, const char *arg) {
+        return run_example_full(name, arg, NULL);
 }
 
 /* cmocka writes to both stdout and stderr: keep their lines in order. */

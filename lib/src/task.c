@@ -633,6 +633,36 @@ int co_task_add_done_callback(co_task_t *t, co_task_done_fn_t fn, void *userdata
         return 0;
 }
 
+int co_task_format(co_task_t *t, char *buf, size_t size) {
+        int n;
+
+        if (!t || !buf)
+                return -EINVAL;
+        switch (t->state == CO_TASK_DONE ? (int) t->outcome_kind : -1) {
+        case -1:
+                n = snprintf(buf, size, "<Task pending name='%s'%s%s>", t->name,
+                             t->state == CO_TASK_SUSPENDED ? " wait=" : "",
+                             t->state == CO_TASK_SUSPENDED ? co_task_get_wait(t) ?: "?" : "");
+                break;
+        case CO_OUTCOME_RESULT:
+                if (t->result)
+                        n = snprintf(buf, size, "<Task finished name='%s' result=%p>", t->name, t->result);
+                else
+                        n = snprintf(buf, size, "<Task finished name='%s' result=%d>", t->name, t->outcome_value);
+                break;
+        case CO_OUTCOME_CANCELLED:
+                n = snprintf(buf, size, "<Task cancelled name='%s' reason='%s'>", t->name,
+                             t->cancel_reason ? t->cancel_reason->text : "");
+                break;
+        default:
+                n = snprintf(buf, size, "<Task finished name='%s' error=%s%s%s>", t->name,
+                             strerror(-t->outcome_value), t->error_message ? ": " : "",
+                             t->error_message ? t->error_message : "");
+                break;
+        }
+        return n < 0 ? -EIO : n;
+}
+
 int co_task_remove_done_callback(co_task_t *t, co_task_done_fn_t fn, void *userdata) {
         if (!t || !fn)
                 return -EINVAL;

@@ -179,6 +179,10 @@ CO_EXPORT const char *co_task_get_wait(const co_task_t *task);
 CO_EXPORT size_t co_task_get_stack_size(const co_task_t *task);
 CO_EXPORT co_task_t *co_task_get_parent(const co_task_t *task);
 CO_EXPORT const char *co_task_state_to_string(co_task_state_t state);
+/* asyncio's repr: "<Task pending name='x' wait=sleep>", "<Task finished
+ * name='x' result=42>", "<Task cancelled ...>", "<Task finished ...
+ * error=...>". Returns the length it needed, like snprintf. */
+CO_EXPORT int co_task_format(co_task_t *task, char *buf, size_t size);
 
 /* From inside the running task: a pointer result for its outcome, and an
  * error message (formatted, copied) to go with a negative return value. */
