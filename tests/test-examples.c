@@ -91,6 +91,19 @@ static void test_examples_unretrieved_error(void **state) {
         free(err);
 }
 
+static void test_examples_first_responder(void **state) {
+        char *err = NULL;
+        _cleanup_free_ char *out = run_example_full("first-responder", "20", &err);
+
+        assert_string_equal(out,
+                            "asking both services\n"
+                            "first answer: fast\n"
+                            "the other request was cancelled and cleaned up\n");
+        /* Nothing reported as leaked or unretrieved. */
+        assert_string_equal(err, "");
+        free(err);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_examples_countdown),
@@ -101,6 +114,7 @@ int main(void) {
                 cmocka_unit_test(test_examples_create_task),
                 cmocka_unit_test(test_examples_done_callback),
                 cmocka_unit_test(test_examples_unretrieved_error),
+                cmocka_unit_test(test_examples_first_responder),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -369,6 +369,7 @@ CO_EXPORT void co_log_fullv(co_log_level_t level, const char *file, unsigned lin
 
 #include <cotask/future.h>
 #include <cotask/combine.h>
+#include <cotask/io.h>
 #include <cotask/sync.h>
 #include <cotask/pool.h>
 #include <cotask/gen.h>
