@@ -152,7 +152,9 @@ clean:
 	rm -rf build
 
 .PHONY: all run check bench deps install clean
-.SECONDARY:
+# Objects stay for incremental builds (pattern-made files are otherwise
+# deleted as intermediates).
+.PRECIOUS: $(BUILD)/%.o
 
 ALL_OBJS := $(LIB_OBJS) $(patsubst %,$(BUILD)/%.o,$(basename $(wildcard lib/examples/*.c) $(TEST_SRCS) $(BENCH_SRCS)))
 -include $(ALL_OBJS:.o=.d)
