@@ -6,7 +6,7 @@ compared against a well-known coroutine runtime measured on the same machine.
 It runs one benchmark per process (so RSS numbers are clean) and prints only
 lines of the form  name=<bench>_<impl> value=<number> unit=<unit>.
 
-Usage: peer-asyncio.py {switch,spawn,parked,cancel} {asyncio,uvloop}
+Usage: peer-asyncio.py {switch,spawn,parked,cancel,gather,timers} {asyncio,uvloop}
                        [--quick] [--tasks N]
 --quick divides every count by 10 (smoke tests); --tasks is for `parked`.
 """
@@ -118,8 +118,48 @@ async def bench_cancel(impl, div, _):
     report(f"cancel_{impl}", round(elapsed / 1e6, 1), "ms")
 
 
+async def bench_gather(impl, div, _):
+    n = 100_000 // div
+
+    async def trivial():
+        return 1
+
+    t0 = perf_counter_ns()
+    results = await asyncio.gather(*(trivial() for _ in range(n)))
+    elapsed = perf_counter_ns() - t0
+    check(sum(results) == n, "gather: a result is missing")
+    report(f"gather_{impl}", round(elapsed / n, 1), "ns")
+
+
+async def bench_timers(impl, div, _):
+    """10k tasks each sleeping 10 ms in a loop for 2 s (1M wake-ups/s asked
+    for), each until an absolute deadline, phases spread over the period."""
+    n, secs, period = 10_000 // div, 2.0, 0.010
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.02
+    end = start + secs
+    late = []
+
+    async def sleeper(i):
+        deadline = start + period * i / n
+        while True:
+            deadline += period
+            if deadline > end:
+                return
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            late.append(max(0.0, loop.time() - deadline))
+
+    await asyncio.gather(*(sleeper(i) for i in range(n)))
+    check(late, "timers: no wake-up")
+    late.sort()
+    report(f"timers_wakeups_{impl}", round(len(late) / secs), "per_s")
+    report(f"timers_late_mean_{impl}", round(sum(late) / len(late) * 1e6, 1), "us")
+    report(f"timers_late_p99_{impl}", round(late[len(late) * 99 // 100] * 1e6, 1), "us")
+
+
 BENCHES = {"switch": bench_switch, "spawn": bench_spawn,
-           "parked": bench_parked, "cancel": bench_cancel}
+           "parked": bench_parked, "cancel": bench_cancel,
+           "gather": bench_gather, "timers": bench_timers}
 
 
 def main():
