@@ -23,6 +23,26 @@ static inline co_usec_t seconds(double n) {
         return (co_usec_t) (n * (double) unit);
 }
 
+/* The tutorials' countdown: "NAME n" each second down to 1, then "done!". */
+typedef struct countdown {
+        const char *name;
+        int n;
+} countdown_t;
+
+static inline int countdown(void *arg) {
+        countdown_t *c = arg;
+        int r;
+
+        for (int n = c->n; n > 0; n--) {
+                printf("%s %d\n", c->name, n);
+                r = co_sleep(seconds(1));
+                if (r < 0)
+                        return r;
+        }
+        printf("done!\n");
+        return 0;
+}
+
 /* Runs main_fn on a fresh loop; exit status 0 if it returned >= 0. */
 static inline int example_run(co_task_fn_t main_fn, void *arg) {
         co_loop_t *loop = NULL;

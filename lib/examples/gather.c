@@ -2,25 +2,6 @@
 /* Tutorial example 1: gather two countdowns, then sleep, then the line. */
 #include "example.h"
 
-typedef struct countdown {
-        const char *name;
-        int n;
-} countdown_t;
-
-static int countdown(void *arg) {
-        countdown_t *c = arg;
-        int r;
-
-        for (int n = c->n; n > 0; n--) {
-                printf("%s %d\n", c->name, n);
-                r = co_sleep(seconds(1));
-                if (r < 0)
-                        return r;
-        }
-        printf("done!\n");
-        return 0;
-}
-
 static int main_task(void *arg) {
         countdown_t a = { "task A", 4 }, b = { "task B", 3 };
         co_task_t *t[2] = { NULL, NULL };

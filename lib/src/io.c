@@ -5,6 +5,19 @@
 
 #include "internal.h"
 
+/* After a call failed with errno: 0 to try it again (it was interrupted,
+ * or the descriptor is ready now), else the error. */
+static int again(int fd, unsigned events, co_usec_t deadline) {
+        int r;
+
+        if (errno == EINTR)
+                return 0;
+        if (errno != EAGAIN)
+                return -errno;
+        r = co_fd_wait(fd, events, deadline);
+        return r < 0 ? r : 0;
+}
+
 ssize_t co_read(int fd, void *buf, size_t size, co_usec_t deadline) {
         for (;;) {
                 ssize_t n = read(fd, buf, size);
@@ -12,11 +25,7 @@ ssize_t co_read(int fd, void *buf, size_t size, co_usec_t deadline) {
 
                 if (n >= 0)
                         return n;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                r = co_fd_wait(fd, CO_FD_READABLE, deadline);
+                r = again(fd, CO_FD_READABLE, deadline);
                 if (r < 0)
                         return r;
         }
@@ -32,19 +41,15 @@ ssize_t co_write_all(int fd, const void *buf, size_t size, co_usec_t deadline) {
                 ssize_t n = socket ? send(fd, p + done, size - done, MSG_NOSIGNAL) : write(fd, p + done, size - done);
                 int r;
 
-                if (n < 0 && errno == ENOTSOCK) {
-                        socket = false;
-                        continue;
-                }
                 if (n >= 0) {
                         done += (size_t) n;
                         continue;
                 }
-                if (errno == EINTR)
+                if (errno == ENOTSOCK) {
+                        socket = false;
                         continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                r = co_fd_wait(fd, CO_FD_WRITABLE, deadline);
+                }
+                r = again(fd, CO_FD_WRITABLE, deadline);
                 if (r < 0)
                         return r;
         }
@@ -58,11 +63,10 @@ int co_accept(int fd, struct sockaddr *ret_addr, socklen_t *ret_len, co_usec_t d
 
                 if (c >= 0)
                         return c;
-                if (errno == EINTR || errno == ECONNABORTED)
+                /* The client gave up before we got to it: next one. */
+                if (errno == ECONNABORTED)
                         continue;
-                if (errno != EAGAIN)
-                        return -errno;
-                r = co_fd_wait(fd, CO_FD_READABLE, deadline);
+                r = again(fd, CO_FD_READABLE, deadline);
                 if (r < 0)
                         return r;
         }
