@@ -136,6 +136,10 @@ void co_log_fullv(co_log_level_t level, const char *file, unsigned line, const c
                 .n_fields = n_fields,
                 .realtime = (co_usec_t) ts.tv_sec * CO_USEC_PER_SEC + (co_usec_t) ts.tv_nsec / 1000,
         };
+        /* A record about another task says which: that wins. */
+        for (size_t i = 0; i < n_fields; i++)
+                if (strcmp(fields[i].key, "task") == 0)
+                        rec.task = fields[i].value;
         if (sink_fn)
                 sink_fn(&rec, sink_userdata);
         else

@@ -541,7 +541,7 @@ const char *co_task_get_name(const co_task_t *t) {
 }
 
 co_task_state_t co_task_get_state(const co_task_t *t) {
-        return t->state;
+        return t ? t->state : CO_TASK_DONE;
 }
 
 co_task_t *co_task_get_parent(const co_task_t *t) {

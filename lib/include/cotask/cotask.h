@@ -334,7 +334,9 @@ typedef struct co_log_field {
 typedef struct co_log_record {
         co_log_level_t level;
         const char *message;
-        const char *task;       /* name of the task that logged, or NULL */
+        /* The task the record is about: a "task" field's value if given,
+         * else the task that logged, or NULL. */
+        const char *task;
         const char *file;
         unsigned line;
         const char *func;
