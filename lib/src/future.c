@@ -168,6 +168,10 @@ int co_future_wait(co_future_t *f, co_usec_t deadline, co_outcome_t *ret_outcome
 
         if (!f)
                 return -EINVAL;
+        /* Level-triggered: a cancelled caller stops here, done or not. */
+        r = co__checkpoint(co_task_current());
+        if (r < 0)
+                return r;
         /* Done, and its waiters have been woken (or are about to be, by a
          * post that our waiting could only delay). */
         if (co_future_is_done(f))

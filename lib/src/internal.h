@@ -236,6 +236,17 @@ void co__task_entry(void *arg);
  * scopes; else why not: -ECANCELED, or -ETIMEDOUT past a shield's
  * deadline. */
 int co__scope_check(co_task_t *t, co_usec_t *ret_deadline);
+/* What a suspending call that need not suspend still checks: 0, or why
+ * the task must not go on (-ECANCELED, -ETIMEDOUT past a shield). */
+static inline int co__checkpoint(co_task_t *t) {
+        co_usec_t ignored;
+
+        if (!t)
+                return 0;
+        if (!t->scope)
+                return t->cancelled ? -ECANCELED : 0;
+        return co__scope_check(t, &ignored);
+}
 /* Whether a cancellation of the task itself reaches its current code. */
 bool co__task_cancel_applies(const co_task_t *t);
 

@@ -338,6 +338,10 @@ int co_task_join_until(co_task_t *t, co_usec_t deadline, co_outcome_t *ret_outco
 
         if (!t)
                 return -EINVAL;
+        /* Level-triggered: a cancelled caller stops here, done or not. */
+        r = co__checkpoint(self);
+        if (r < 0)
+                return r;
         if (t->state == CO_TASK_DONE)
                 return co_task_get_outcome(t, ret_outcome);
         if (!self)

@@ -152,7 +152,8 @@ CO_EXPORT co_task_t *co_task_ref(co_task_t *task);
 CO_EXPORT co_task_t *co_task_unref(co_task_t *task);
 
 /* Waits until the task is done and fills ret_outcome (may be NULL).
- * Returns 0, -ECANCELED if the caller was cancelled while waiting (the task
+ * Returns 0, -ECANCELED if the caller is cancelled (even if the task is
+ * done: use co_task_get_outcome, or a shield, in cleanup code; the task
  * itself is not cancelled by that), -EDEADLK when joining oneself or an
  * ancestor. */
 CO_EXPORT int co_task_join(co_task_t *task, co_outcome_t *ret_outcome);

@@ -28,7 +28,8 @@ CO_EXPORT bool co_future_is_done(const co_future_t *f);
 /* 0 and the outcome once done, -EBUSY while pending. */
 CO_EXPORT int co_future_get_outcome(co_future_t *f, co_outcome_t *ret_outcome);
 /* Waits until done (0, outcome filled), the deadline (-ETIMEDOUT) or the
- * caller's cancellation (-ECANCELED; the future itself is left alone). */
+ * caller's cancellation (-ECANCELED, even if done; the future itself is
+ * left alone). */
 CO_EXPORT int co_future_wait(co_future_t *f, co_usec_t deadline, co_outcome_t *ret_outcome);
 
 typedef void (*co_future_done_fn_t)(co_future_t *f, void *userdata);
