@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The programs in lib/examples/, run for real, output checked line by line. */
+#include <signal.h>
+
 #include "test-util.h"
 
 static void test_examples_countdown(void **state) {
@@ -103,6 +105,46 @@ static void test_examples_first_responder(void **state) {
         free(err);
 }
 
+/* Tutorial example 9: a service interrupted by SIGINT. */
+static void test_examples_service_sigint(void **state) {
+        const char *build = getenv("COTASK_BUILD") ?: "build";
+        char path[512], out[4096] = "", *line, *save = NULL;
+        int p[2], status, woke = 0;
+        size_t n = 0;
+        ssize_t k;
+        pid_t pid;
+
+        snprintf(path, sizeof path, "%s/examples/service", build);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                exec_program((char *[]) { path, (char *) "40", NULL });
+                _exit(127);
+        }
+        close(p[1]);
+        /* Let it wake up a few times, then interrupt it. */
+        while (!strstr(out, "woke up\nwoke up\n") && (k = read(p[0], out + n, sizeof out - 1 - n)) > 0)
+                out[n += (size_t) k] = '\0';
+        kill(pid, SIGINT);
+        while ((k = read(p[0], out + n, sizeof out - 1 - n)) > 0)
+                out[n += (size_t) k] = '\0';
+        close(p[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        for (line = strtok_r(out, "\n", &save); line && strcmp(line, "woke up") == 0; line = strtok_r(NULL, "\n", &save))
+                woke++;
+        assert_true(woke >= 2);
+        assert_non_null(line);
+        assert_string_equal(line, "Caught the cancel before throwing again");
+        line = strtok_r(NULL, "\n", &save);
+        assert_non_null(line);
+        assert_string_equal(line, "Starting shutting down");
+        assert_null(strtok_r(NULL, "\n", &save));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_examples_countdown),
@@ -114,6 +156,7 @@ int main(void) {
                 cmocka_unit_test(test_examples_done_callback),
                 cmocka_unit_test(test_examples_unretrieved_error),
                 cmocka_unit_test(test_examples_first_responder),
+                cmocka_unit_test(test_examples_service_sigint),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <event2/event_struct.h>
 
 #include "internal.h"
+#include "pool.h"
 
 __thread co_loop_t *co__loop_tls __attribute__((tls_model("initial-exec")));
 
@@ -652,7 +653,10 @@ int co_loop_run_until(co_loop_t *l, co_usec_t deadline) {
                 }
         }
         l->running = true;
-        l->thread = pthread_self();
+        /* Written only when the loop moves to another thread: threads
+         * completing futures read it meanwhile. */
+        if (!pthread_equal(l->thread, pthread_self()))
+                l->thread = pthread_self();
         co__loop_tls = l;
         while (!l->stop && !passed && l->n_tasks > 0) {
                 if (l->ready_head)
@@ -689,6 +693,7 @@ co_loop_t *co_loop_free(co_loop_t *l) {
         }
         if (l->n_tasks > 0)
                 co_log(CO_LOG_ERR, "loop freed with %zu tasks still running", l->n_tasks);
+        co__pool_loop_free(l);
         /* Completions other threads posted late still hold references. */
         if (l->post_lock_ready)
                 drain_posts(l);

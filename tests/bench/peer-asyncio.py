@@ -6,7 +6,8 @@ compared against a well-known coroutine runtime measured on the same machine.
 It runs one benchmark per process (so RSS numbers are clean) and prints only
 lines of the form  name=<bench>_<impl> value=<number> unit=<unit>.
 
-Usage: peer-asyncio.py {switch,spawn,parked,cancel,gather,timers} {asyncio,uvloop}
+Usage: peer-asyncio.py {switch,spawn,parked,cancel,gather,timers,queue,to_thread}
+                       {asyncio,uvloop}
                        [--quick] [--tasks N]
 --quick divides every count by 10 (smoke tests); --tasks is for `parked`.
 """
@@ -157,9 +158,39 @@ async def bench_timers(impl, div, _):
     report(f"timers_late_p99_{impl}", round(late[len(late) * 99 // 100] * 1e6, 1), "us")
 
 
+async def bench_queue(impl, div, _):
+    """Two tasks ping-pong items through two asyncio.Queue(maxsize=1): ping
+    puts to `there` and gets from `back`, pong the other way round. An item
+    is one put and its get, two per round trip (as bench-queue.c counts)."""
+    n = 1_000_000 // div  # round trips
+    there, back = asyncio.Queue(maxsize=1), asyncio.Queue(maxsize=1)
+    bad = 0
+
+    async def ping():
+        nonlocal bad
+        for i in range(n):
+            await there.put(i)
+            if await back.get() != i:
+                bad += 1
+
+    async def pong():
+        nonlocal bad
+        for i in range(n):
+            item = await there.get()
+            if item != i:
+                bad += 1
+            await back.put(item)
+
+    t0 = perf_counter_ns()
+    await asyncio.gather(ping(), pong())
+    elapsed = perf_counter_ns() - t0
+    check(bad == 0 and there.empty() and back.empty(), f"queue: {bad} items out of order")
+    report(f"queue_{impl}", round(elapsed / (2 * n), 1), "ns")
+
+
 BENCHES = {"switch": bench_switch, "spawn": bench_spawn,
            "parked": bench_parked, "cancel": bench_cancel,
-           "gather": bench_gather, "timers": bench_timers}
+           "gather": bench_gather, "timers": bench_timers, "queue": bench_queue}
 
 
 def main():

@@ -207,6 +207,29 @@ typedef int (*co_task_visit_fn_t)(co_task_t *task, unsigned depth, void *userdat
  * children. A negative return from fn stops the walk and is returned. */
 CO_EXPORT int co_loop_foreach_task(co_loop_t *loop, co_task_visit_fn_t fn, void *userdata);
 
+/* ---- run ------------------------------------------------------------- */
+
+typedef struct co_run_opts {
+        /* For everything after the main task: the tasks left, the async
+         * generators, the thread pool. 0 = 5 s. */
+        co_usec_t shutdown_timeout;
+        bool no_signals;        /* leave SIGINT alone */
+        bool debug;             /* co_loop_set_debug */
+} co_run_opts_t;
+
+/*
+ * asyncio.run: runs main_fn as the main task of a new loop until it ends;
+ * then cancels every task left and waits for them (cancelling again those
+ * that spawn more), closes the unfinished async generators one at a time,
+ * shuts the default thread pool down, and frees the loop; all of that
+ * under one shutdown deadline. A SIGINT cancels the main task (reason
+ * "SIGINT"); a second one stops waiting. Returns 0 with main's outcome
+ * (message NULL: it died with the task); -ETIMEDOUT or, after a second
+ * SIGINT, -EINTR if tasks were still running: they are named in the log
+ * and left to the process's exit.
+ */
+CO_EXPORT int co_run(co_task_fn_t main_fn, void *arg, const co_run_opts_t *opts, co_outcome_t *ret_outcome);
+
 /* ---- suspending calls (from a task) ---------------------------------- */
 
 CO_EXPORT int co_sleep(co_usec_t usec);
