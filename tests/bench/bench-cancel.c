@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cotask/cotask.h"
 
 #define PARK_USEC (3600 * CO_USEC_PER_SEC)
@@ -24,13 +25,6 @@ typedef struct cancel_state {
         size_t cancelled;       /* joins that saw CO_OUTCOME_CANCELLED */
         uint64_t elapsed_ns;
 } cancel_state_t;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 static int sleeper(void *arg) {
         cancel_state_t *s = arg;

@@ -8,19 +8,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cotask/cotask.h"
 
 typedef struct gathering {
         size_t n;
         uint64_t ns;
 } gathering_t;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 static int trivial(void *arg) {
         (void) arg;

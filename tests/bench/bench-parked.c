@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "cotask/cotask.h"
 #include "internal.h"
 
@@ -57,14 +58,7 @@ typedef struct parked_state {
 
 static size_t page_size;
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void report(const char *name, size_t n, double value, const char *unit) {
+static void report_n(const char *name, size_t n, double value, const char *unit) {
         printf("name=%s_%zu value=%.2f unit=%s\n", name, n, value, unit);
 }
 
@@ -286,15 +280,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench-parked: %zu tasks: cancel and join all took %.1f ms (untimed)%s\n",
                 s->n, (double) (s->t_end - s->t1) / 1e6,
                 s->guards < 0 ? "; guard pages not checked: no pagemap" : "");
-        report("parked_floor", s->n, floor, "ms");
-        report("parked_create", s->n, (double) (s->t1 - s->t0) / 1e6, "ms");
-        report("parked_create_vs_floor", s->n, (double) (s->t1 - s->t0) / 1e6 / floor, "x");
-        report("parked_rss", s->n, (double) (s->rss1 - s->rss0) / (double) s->n, "B");
+        report_n("parked_floor", s->n, floor, "ms");
+        report_n("parked_create", s->n, (double) (s->t1 - s->t0) / 1e6, "ms");
+        report_n("parked_create_vs_floor", s->n, (double) (s->t1 - s->t0) / 1e6 / floor, "x");
+        report_n("parked_rss", s->n, (double) (s->rss1 - s->rss0) / (double) s->n, "B");
         if (s->pte0 >= 0 && s->pte1 >= 0)
-                report("parked_pte", s->n, (double) (s->pte1 - s->pte0) / (double) s->n, "B");
-        report("parked_maps", s->n, (double) s->maps, "count");
+                report_n("parked_pte", s->n, (double) (s->pte1 - s->pte0) / (double) s->n, "B");
+        report_n("parked_maps", s->n, (double) s->maps, "count");
         if (s->guards >= 0)
-                report("parked_guards", s->n, s->guards, "%");
+                report_n("parked_guards", s->n, s->guards, "%");
         free(s);
         return 0;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cotask/cotask.h"
 
 typedef struct pingpong {
@@ -23,27 +24,6 @@ typedef struct pingpong {
         size_t n;               /* round trips */
         size_t bad;             /* items out of order, or failed calls */
 } pingpong_t;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static size_t parse_count(int argc, char **argv, size_t dflt) {
-        char *end;
-        unsigned long long v;
-
-        if (argc < 2)
-                return dflt;
-        v = strtoull(argv[1], &end, 10);
-        if (*end || v < 1) {
-                fprintf(stderr, "usage: %s [N >= 1]\n", argv[0]);
-                exit(2);
-        }
-        return (size_t) v;
-}
 
 static int ping(void *arg) {
         pingpong_t *p = arg;
@@ -75,7 +55,7 @@ static void die(const char *what, int r) {
 }
 
 int main(int argc, char **argv) {
-        pingpong_t p = { .n = parse_count(argc, argv, 1000 * 1000) };
+        pingpong_t p = { .n = parse_count(argc, argv, 1000 * 1000, 1) };
         co_loop_t *loop = NULL;
         co_task_t *t[2] = {};
         co_task_fn_t fns[2] = { ping, pong };

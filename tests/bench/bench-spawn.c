@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cotask/cotask.h"
 
 #define BATCH 10000u
@@ -21,17 +22,6 @@ typedef struct spawn_state {
         uint64_t elapsed_ns;
         int error;
 } spawn_state_t;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void report(const char *name, double value, const char *unit) {
-        printf("name=%s value=%.2f unit=%s\n", name, value, unit);
-}
 
 static int trivial(void *arg) {
         spawn_state_t *s = arg;

@@ -18,34 +18,10 @@
 #include <time.h>
 
 #include "context.h"
+#include "bench.h"
 #include "cotask/cotask.h"
 
 #define RAW_STACK_SIZE ((size_t) 64 * 1024)
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void report(const char *name, double value, const char *unit) {
-        printf("name=%s value=%.2f unit=%s\n", name, value, unit);
-}
-
-static size_t parse_count(int argc, char **argv, size_t dflt) {
-        char *end;
-        unsigned long long v;
-
-        if (argc < 2)
-                return dflt;
-        v = strtoull(argv[1], &end, 10);
-        if (*end || v < 2) {
-                fprintf(stderr, "usage: %s [N >= 2]\n", argv[0]);
-                exit(2);
-        }
-        return (size_t) v;
-}
 
 /* ---- raw contexts ------------------------------------------------------ */
 
@@ -188,7 +164,7 @@ static double bench_tasks(size_t n) {
 }
 
 int main(int argc, char **argv) {
-        size_t n = parse_count(argc, argv, 10 * 1000 * 1000);
+        size_t n = parse_count(argc, argv, 10 * 1000 * 1000, 2);
         double raw, tasks;
 
         raw = bench_raw(n);

@@ -15,32 +15,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cotask/cotask.h"
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static void report(const char *name, double value, const char *unit) {
-        printf("name=%s value=%.2f unit=%s\n", name, value, unit);
-}
-
-static size_t parse_count(int argc, char **argv, size_t dflt) {
-        char *end;
-        unsigned long long v;
-
-        if (argc < 2)
-                return dflt;
-        v = strtoull(argv[1], &end, 10);
-        if (*end || v < 1) {
-                fprintf(stderr, "usage: %s [N >= 1]\n", argv[0]);
-                exit(2);
-        }
-        return (size_t) v;
-}
 
 static int trivial(void *arg, void **ret_result) {
         (void) arg;
@@ -75,7 +51,7 @@ static int round_trips(void *arg) {
 }
 
 int main(int argc, char **argv) {
-        state_t s = { .n = parse_count(argc, argv, 100 * 1000) };
+        state_t s = { .n = parse_count(argc, argv, 100 * 1000, 1) };
         co_loop_t *loop = NULL;
         co_task_t *t = NULL;
         co_outcome_t o;

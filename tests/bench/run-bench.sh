@@ -24,16 +24,16 @@ python=/usr/bin/python3
 peer=$here/peer-asyncio.py
 
 if [[ ${BENCH_QUICK:-0} != 0 ]]; then
-        quick=1 rounds=1 rounds_big=1 div=10
+        quick=1 rounds=1 rounds_big=1 rounds_kit=1 div=10
         pyquick=(--quick)
 else
-        quick=0 rounds=5 rounds_big=3 div=1
+        quick=0 rounds=5 rounds_big=3 rounds_kit=3 div=1
         pyquick=()
 fi
 parked_small=100000
 parked_big=1000000
 
-for b in switch spawn parked cancel; do
+for b in switch spawn parked cancel gather timers queue to-thread; do
         if [[ ! -x $bench/bench-$b ]]; then
                 echo "run-bench: $bench/bench-$b is missing: run make first" >&2
                 exit 1
@@ -104,6 +104,19 @@ for ((round = 1; round <= rounds_big; round++)); do
         fi
 done
 
+# The concurrency toolkit: fewer rounds, timers alone take 2 s a run.
+for ((round = 1; round <= rounds_kit; round++)); do
+        echo "run-bench: round $round/$rounds_kit: gather, timers, queue, to_thread" >&2
+        run "$bench/bench-gather" $((100000 / div))
+        peers gather
+        run "$bench/bench-timers" $((10000 / div))
+        peers timers
+        run "$bench/bench-queue" $((1000000 / div))
+        peers queue
+        run "$bench/bench-to-thread" $((100000 / div))
+        peers to_thread
+done
+
 # Median per name, in order of first appearance.
 medians=$(awk '
 {
@@ -150,6 +163,9 @@ ratios=$(
         ratio asyncio_vs_switch switch_asyncio switch
         ratio uvloop_vs_spawn spawn_uvloop spawn
         ratio uvloop_vs_cancel cancel_uvloop cancel
+        ratio uvloop_vs_gather gather_uvloop gather
+        ratio uvloop_vs_queue queue_uvloop queue
+        ratio uvloop_vs_to_thread to_thread_uvloop to_thread
 )
 printf '%s\n' "$medians"
 if [[ -n $ratios ]]; then
@@ -195,6 +211,8 @@ max_map_count=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 65530)
 target "mappings, $big parked (10% of max)" "parked_maps_$big" "<=" $((max_map_count / 10)) count
 target "guard pages confirmed ($big parked)" "parked_guards_$big" ">=" 100 %
 target "cancel + join $((100000 / div)) in try/finally" cancel "<=" 50 ms
+target "timers: wake-ups per second (1M asked)" timers_wakeups ">=" 950000 Hz
+target "timers: p99 lateness" timers_late_p99 "<=" 2000 us
 {
         for n in "$small" "$big"; do
                 v=$(get_unit "parked_pte_$n")
@@ -202,7 +220,8 @@ target "cancel + join $((100000 / div)) in try/finally" cancel "<=" 50 ms
         done
         echo "  peers (same run):"
         for name in switch spawn cancel "parked_rss_$small" "parked_create_$small" \
-                    "parked_rss_$big" "parked_create_$big"; do
+                    "parked_rss_$big" "parked_create_$big" gather timers_wakeups timers_late_mean \
+                    timers_late_p99 queue to_thread; do
                 line="    $(printf '%-24s' "$name") cotask $(get_unit "$name")"
                 for impl in "${impls[@]}"; do
                         pname=${name/parked_rss_/parked_rss_${impl}_}
