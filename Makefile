@@ -29,7 +29,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
-              -Ilib/include -Ilib/src $(PKG_CFLAGS) -MMD -MP
+              -Ilib/include -Ilib/src -Idaemon $(PKG_CFLAGS) $(DAEMON_CFLAGS) -MMD -MP
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDSAN      := -fsanitize=$(SANITIZE)
@@ -56,6 +56,16 @@ LIB_SONAME := libcotask.so.$(SOVERSION)
 
 EXAMPLES := $(patsubst lib/examples/%.c,$(BUILD)/examples/%,$(wildcard lib/examples/*.c))
 
+# ---- daemon/ ---------------------------------------------------------------
+# Everything but main.c also goes into an internal archive the tests link.
+DAEMON_PKGS   := libsystemd inih
+DAEMON_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DAEMON_PKGS) 2>/dev/null)
+DAEMON_LIBS   := $(shell $(PKG_CONFIG) --libs $(DAEMON_PKGS) 2>/dev/null)
+DAEMON_SRCS   := $(filter-out daemon/main.c,$(wildcard daemon/*.c daemon/tasks/*.c))
+DAEMON_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
+DAEMON_A      := $(if $(DAEMON_SRCS),$(BUILD)/libcotaskd.a)
+DAEMON        := $(if $(wildcard daemon/main.c),$(BUILD)/cotaskd)
+
 # ---- tests/ --------------------------------------------------------------
 TEST_SRCS  := $(filter-out $(TEST_EXCLUDE),$(wildcard tests/test-*.c))
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
@@ -63,7 +73,7 @@ TEST_LIBS  := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null) -lm
 BENCH_SRCS := $(wildcard tests/bench/bench-*.c)
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-all: $(LIB_A) $(LIB_SO) $(EXAMPLES) $(TESTS) $(BENCHES)
+all: $(LIB_A) $(LIB_SO) $(DAEMON) $(EXAMPLES) $(TESTS) $(BENCHES)
 
 # Quiet unless V=1.
 Q := $(if $(V),,@)
@@ -91,9 +101,20 @@ $(BUILD)/examples/%: $(BUILD)/lib/examples/%.o $(LIB_SO)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $< -L$(BUILD) -lcotask -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_A)
+ifneq ($(DAEMON_A),)
+$(DAEMON_A): $(DAEMON_OBJS)
+	@rm -f $@
+	$(call say,AR,$@)ar rcs $@ $^
+endif
+
+ifneq ($(DAEMON),)
+$(DAEMON): $(BUILD)/daemon/main.o $(DAEMON_A) $(LIB_A)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS) $(DAEMON_LIBS)
+endif
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(DAEMON_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS) $(TEST_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS) $(DAEMON_LIBS) $(TEST_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB_A)
 	@mkdir -p $(@D)
@@ -101,7 +122,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB_A)
 
 # ---- build dependencies from Debian ---------------------------------------
 # pkg-config module or header file -> the Debian package that provides it.
-DEPS_PC    := libevent_core:libevent-dev cmocka:libcmocka-dev
+DEPS_PC    := libevent_core:libevent-dev cmocka:libcmocka-dev libsystemd:libsystemd-dev inih:libinih-dev
 DEPS_FILES := /usr/include/valgrind/valgrind.h:valgrind /usr/bin/valgrind:valgrind
 DEPS_BENCH := /usr/lib/python3/dist-packages/uvloop/__init__.py:python3-uvloop
 
@@ -156,5 +177,5 @@ clean:
 # deleted as intermediates).
 .PRECIOUS: $(BUILD)/%.o
 
-ALL_OBJS := $(LIB_OBJS) $(patsubst %,$(BUILD)/%.o,$(basename $(wildcard lib/examples/*.c) $(TEST_SRCS) $(BENCH_SRCS)))
+ALL_OBJS := $(LIB_OBJS) $(DAEMON_OBJS) $(BUILD)/daemon/main.o $(patsubst %,$(BUILD)/%.o,$(basename $(wildcard lib/examples/*.c) $(TEST_SRCS) $(BENCH_SRCS)))
 -include $(ALL_OBJS:.o=.d)
