@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* heartbeat: a log line every interval, with how late its timer fired (the
+ * loop's lag) and how many tasks the loop runs. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "tasks.h"
+
+int heartbeat_run(const conf_task_t *conf) {
+        co_usec_t deadline = co_now();
+
+        for (;;) {
+                char lag[32], tasks[32];
+                co_log_field_t f[] = { { "lag_us", lag }, { "tasks", tasks } };
+                co_usec_t now;
+                int r;
+
+                deadline += conf->heartbeat.interval_usec;
+                r = co_sleep_until(deadline);
+                if (r < 0)
+                        return r;
+                now = co_now();
+                snprintf(lag, sizeof lag, "%llu", (unsigned long long) (now > deadline ? now - deadline : 0));
+                snprintf(tasks, sizeof tasks, "%zu", co_loop_get_n_tasks(co_loop_current()));
+                co_log_fields(CO_LOG_INFO, f, 2, "heartbeat");
+                /* Fell far behind (the loop was stuck): start afresh. */
+                if (now > deadline + conf->heartbeat.interval_usec)
+                        deadline = now;
+        }
+}

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp-echo: a TCP echo service, one task per connection.
+ *
+ * The run task owns the listening socket (bound to host:port, or passed by
+ * systemd as "systemd:NAME", see listen.h) and accepts; every connection is
+ * a child task, so cancelling the run cancels them. A semaphore holds
+ * max_connections permits: the accept loop takes one before accepting, so
+ * that past the limit new connections wait in the kernel's backlog; a
+ * connection gives its permit back when it ends.
+ *
+ * A connection reads a chunk (up to ECHO_CHUNK bytes, under idle_timeout)
+ * and writes all of it back, until end of file. On shutdown (the run
+ * cancelled) the listening socket is closed first; a connection waiting in
+ * read closes at once, one writing a chunk back finishes it (shielded, under
+ * its grace deadline) and then closes. A close after data is a lingering
+ * one: shutdown(SHUT_WR) and read to the peer's end of file (for a while),
+ * since closing with unread input would reset the connection and throw away
+ * echoed data the peer has not received yet.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "tasks.h"
+
+#define ECHO_CHUNK ((size_t) 16 * 1024)
+#define ECHO_BACKLOG 512
+/* How long a closing connection waits for its peer's end of file. */
+#define ECHO_LINGER_USEC (2 * CO_USEC_PER_SEC)
+
+typedef struct echo {
+        const conf_task_t *conf;
+        int fd;                         /* listening socket */
+        co_sem_t *slots;                /* max_connections permits */
+        char address[INET6_ADDRSTRLEN + 16];
+        unsigned long long n_accepted;
+        struct conn *conns;             /* spawned, body not yet ended */
+} echo_t;
+
+typedef struct conn {
+        echo_t *echo;
+        struct conn *prev, *next;
+        int fd;
+        char peer[INET6_ADDRSTRLEN + 16];
+} conn_t;
+
+static void format_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t size) {
+        char host[INET6_ADDRSTRLEN];
+
+        if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+
+                inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+                snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+        } else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+
+                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+                snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+        } else if (sa->sa_family == AF_UNIX) {
+                snprintf(buf, size, "unix");
+        } else {
+                snprintf(buf, size, "family %d", sa->sa_family);
+        }
+}
+
+static void format_fd_address(int fd, char *buf, size_t size) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                snprintf(buf, size, "fd %d", fd);
+        else
+                format_sockaddr((struct sockaddr *) &ss, len, buf, size);
+}
+
+/* ---- the connection --------------------------------------------------- */
+
+static void conn_debug(const conn_t *c, const char *what, int error, unsigned long long bytes) {
+        char nbuf[32];
+        co_log_field_t f[3] = { { "peer", c->peer } };
+        size_t n = 1;
+
+        snprintf(nbuf, sizeof nbuf, "%llu", bytes);
+        f[n++] = (co_log_field_t) { "bytes", nbuf };
+        if (error)
+                f[n++] = (co_log_field_t) { "error", strerror(-error) };
+        co_log_fields(CO_LOG_DEBUG, f, n, "connection from %s %s", c->peer, what);
+}
+
+/* Writes all of buf, waiting at most idle_timeout for each bit of progress.
+ * A cancellation does not stop it: the rest is written under a shield bound
+ * by the grace deadline. Returns 0 or -errno. */
+static int conn_write(conn_t *c, const char *buf, size_t size) {
+        co_usec_t idle = c->echo->conf->tcp_echo.idle_timeout_usec;
+        co_shield_t shield;
+        bool shielded = false;
+        int r = 0;
+
+        while (size > 0) {
+                ssize_t k = send(c->fd, buf, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                if (k >= 0) {
+                        buf += k;
+                        size -= (size_t) k;
+                        continue;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                        r = -errno;
+                        break;
+                }
+                r = co_fd_wait(c->fd, CO_FD_WRITABLE, idle ? co_deadline_after(idle) : CO_USEC_INFINITY);
+                if (r == -ECANCELED && !shielded) {
+                        co_shield_begin(&shield, co_task_grace_deadline());
+                        shielded = true;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                r = 0;
+        }
+        if (shielded)
+                co_shield_end(&shield);
+        return r;
+}
+
+/* With unread input, a lingering close: send our FIN after what is queued,
+ * read (and drop) until the peer's, for a while; a plain close would reset
+ * the connection, dropping echoed data the peer has not read yet. Runs
+ * shielded (from the finally block). */
+static void conn_close(conn_t *c, bool linger) {
+        char b;
+
+        /* Nothing unread (the usual case, an idle connection): a plain close
+         * sends what is queued, then FIN. */
+        if (linger && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+                linger = false;
+        if (linger && shutdown(c->fd, SHUT_WR) >= 0) {
+                co_usec_t deadline = co_deadline_after(ECHO_LINGER_USEC);
+                char buf[4096];
+
+                for (;;) {
+                        ssize_t k = co_read(c->fd, buf, sizeof buf, deadline);
+
+                        if (k <= 0)
+                                break;
+                }
+        }
+        close(c->fd);
+        c->fd = -1;
+}
+
+static void conn_unlink(conn_t *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                c->echo->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static int conn_run(void *arg) {
+        conn_t *c = arg;
+        co_usec_t idle = c->echo->conf->tcp_echo.idle_timeout_usec;
+        unsigned long long bytes = 0;
+        bool linger = false;
+        char *buf = NULL;
+        int r = 0;
+
+        CO_TRY {
+                buf = malloc(ECHO_CHUNK);
+                if (!buf) {
+                        r = -ENOMEM;
+                        CO_LEAVE;
+                }
+                for (;;) {
+                        ssize_t n = co_read(c->fd, buf, ECHO_CHUNK,
+                                            idle ? co_deadline_after(idle) : CO_USEC_INFINITY);
+
+                        if (n == 0) {
+                                conn_debug(c, "closed by the peer", 0, bytes);
+                                break;
+                        }
+                        if (n == -ETIMEDOUT) {
+                                conn_debug(c, "closed: idle timeout", 0, bytes);
+                                break;
+                        }
+                        if (n == -ECANCELED) {
+                                conn_debug(c, "closed: shutting down", 0, bytes);
+                                break;
+                        }
+                        if (n < 0) {
+                                conn_debug(c, "failed", (int) n, bytes);
+                                break;
+                        }
+                        linger = true;
+                        r = conn_write(c, buf, (size_t) n);
+                        if (r < 0) {
+                                conn_debug(c, r == -ETIMEDOUT ? "closed: write timeout" : "failed", r, bytes);
+                                r = 0;
+                                break;
+                        }
+                        bytes += (unsigned long long) n;
+                        if (co_task_is_cancelled(co_task_current())) {
+                                conn_debug(c, "closed: shutting down", 0, bytes);
+                                break;
+                        }
+                }
+        } CO_FINALLY {
+                if (r == -ENOMEM)
+                        co_log(CO_LOG_WARNING, "connection from %s: out of memory", c->peer);
+                conn_close(c, linger);
+                co_sem_release(c->echo->slots);
+                conn_unlink(c);
+                free(buf);
+                free(c);
+        } CO_END_TRY;
+        /* Errors of one connection are not the service's: never fail the
+         * run (nor, in a group, the siblings). */
+        return 0;
+}
+
+/* ---- the listening socket ------------------------------------------------ */
+
+typedef struct resolve {
+        const char *host;
+        char port[8];
+        struct addrinfo *ai;
+        int gai;
+} resolve_t;
+
+static int resolve_blocking(void *arg, void **ret_result) {
+        resolve_t *x = arg;
+        struct addrinfo hints = {
+                .ai_family = AF_UNSPEC,
+                .ai_socktype = SOCK_STREAM,
+                .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_ADDRCONFIG,
+        };
+
+        x->gai = getaddrinfo(x->host, x->port, &hints, &x->ai);
+        return 0;
+}
+
+static int gai_to_errno(int gai) {
+        switch (gai) {
+        case EAI_MEMORY: return -ENOMEM;
+        case EAI_SYSTEM: return errno > 0 ? -errno : -EIO;
+        case EAI_AGAIN: return -EAGAIN;
+        default: return -EADDRNOTAVAIL;
+        }
+}
+
+static int bind_one(const struct addrinfo *ai) {
+        int fd, one = 1, zero = 0;
+
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+                return -errno;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+                goto fail;
+        /* "::" serves IPv4 too. */
+        if (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
+                goto fail;
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+                goto fail;
+        if (listen(fd, ECHO_BACKLOG) < 0)
+                goto fail;
+        return fd;
+fail:;
+        int r = -errno;
+
+        close(fd);
+        return r;
+}
+
+static int open_listener(echo_t *e) {
+        const conf_listen_t *l = &e->conf->tcp_echo.listen;
+        struct addrinfo hints = {
+                .ai_family = AF_UNSPEC,
+                .ai_socktype = SOCK_STREAM,
+                .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST,
+        };
+        resolve_t x = { .host = l->host };
+        int r = -EADDRNOTAVAIL;
+
+        if (l->fd_name) {
+                int fd = listen_fd_get(l->fd_name);
+
+                if (fd < 0) {
+                        co_task_set_error("no socket named '%s' passed by systemd", l->fd_name);
+                        return fd;
+                }
+                format_fd_address(fd, e->address, sizeof e->address);
+                return fd;
+        }
+
+        snprintf(x.port, sizeof x.port, "%u", l->port);
+        if (l->host && strchr(l->host, ':'))
+                snprintf(e->address, sizeof e->address, "[%s]:%u", l->host, l->port);
+        else
+                snprintf(e->address, sizeof e->address, "%s:%u", l->host ?: "*", l->port);
+
+        /* Literals at once; names in a thread, not to block the loop. */
+        x.gai = getaddrinfo(x.host, x.port, &hints, &x.ai);
+        if (x.gai == EAI_NONAME) {
+                r = co_to_thread("tcp-echo resolve", resolve_blocking, &x, NULL);
+                if (r < 0) {
+                        if (x.ai)
+                                freeaddrinfo(x.ai);
+                        return r;
+                }
+        }
+        if (x.gai != 0) {
+                r = gai_to_errno(x.gai);
+                co_task_set_error("cannot resolve %s: %s", e->address, gai_strerror(x.gai));
+                return r;
+        }
+        for (const struct addrinfo *ai = x.ai; ai; ai = ai->ai_next) {
+                r = bind_one(ai);
+                if (r >= 0)
+                        break;
+        }
+        freeaddrinfo(x.ai);
+        if (r < 0)
+                co_task_set_error("cannot listen on %s: %s", e->address, strerror(-r));
+        else
+                format_fd_address(r, e->address, sizeof e->address);
+        return r;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+static void echo_free(void *arg) {
+        echo_t *e = arg;
+
+        /* Connections whose task was cancelled before it ran: their body,
+         * which owns them, never will. */
+        while (e->conns) {
+                conn_t *c = e->conns;
+
+                conn_unlink(c);
+                close(c->fd);
+                free(c);
+        }
+        if (e->fd >= 0)
+                close(e->fd);
+        co_sem_free(e->slots);
+        free(e);
+}
+
+/* Past these accept errors the listener goes on (after a pause for the
+ * resource shortages). */
+static bool accept_error_is_transient(int r) {
+        switch (r) {
+        case -ECONNABORTED: case -EPROTO: case -EPERM: case -EINTR:
+        case -ENETDOWN: case -ENOPROTOOPT: case -EHOSTDOWN: case -ENONET:
+        case -EHOSTUNREACH: case -EOPNOTSUPP: case -ENETUNREACH:
+        case -EMFILE: case -ENFILE: case -ENOBUFS: case -ENOMEM:
+                return true;
+        default:
+                return false;
+        }
+}
+
+int tcp_echo_run(const conf_task_t *conf) {
+        echo_t *e;
+        int r;
+
+        e = calloc(1, sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        e->conf = conf;
+        e->fd = -1;
+        r = co_sem_new(&e->slots, conf->tcp_echo.max_connections ?: 1);
+        if (r < 0) {
+                free(e);
+                return r;
+        }
+        /* Freed after every connection task (a child) has ended. */
+        r = co_defer(echo_free, e);
+        if (r < 0) {
+                echo_free(e);
+                return r;
+        }
+
+        r = open_listener(e);
+        if (r < 0)
+                return r;
+        e->fd = r;
+        r = 0;
+        co_log_fields(CO_LOG_INFO, (&(co_log_field_t) { "address", e->address }), 1,
+                      "listening on %s", e->address);
+
+        CO_TRY {
+                for (;;) {
+                        struct sockaddr_storage ss;
+                        socklen_t len = sizeof ss;
+                        char name[64];
+                        conn_t *c;
+                        int fd;
+
+                        r = co_sem_acquire(e->slots, CO_USEC_INFINITY);
+                        if (r < 0)
+                                CO_LEAVE;
+                        fd = co_accept(e->fd, (struct sockaddr *) &ss, &len, CO_USEC_INFINITY);
+                        if (fd < 0) {
+                                co_sem_release(e->slots);
+                                r = fd;
+                                if (r == -ECANCELED)
+                                        CO_LEAVE;
+                                if (!accept_error_is_transient(r)) {
+                                        co_task_set_error("accept on %s: %s", e->address, strerror(-r));
+                                        CO_LEAVE;
+                                }
+                                co_log_fields(CO_LOG_WARNING,
+                                              ((co_log_field_t[]) { { "address", e->address },
+                                                                    { "error", strerror(-r) } }), 2,
+                                              "accept on %s: %s", e->address, strerror(-r));
+                                if (r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM) {
+                                        r = co_sleep(100 * CO_USEC_PER_MSEC);
+                                        if (r < 0)
+                                                CO_LEAVE;
+                                }
+                                continue;
+                        }
+                        c = calloc(1, sizeof *c);
+                        if (!c) {
+                                close(fd);
+                                co_sem_release(e->slots);
+                                continue;
+                        }
+                        c->echo = e;
+                        c->fd = fd;
+                        format_sockaddr((struct sockaddr *) &ss, len, c->peer, sizeof c->peer);
+                        snprintf(name, sizeof name, "%s conn %llu", conf->name ?: "tcp-echo", ++e->n_accepted);
+                        co_log_fields(CO_LOG_DEBUG, ((co_log_field_t[]) { { "peer", c->peer } }), 1,
+                                      "connection from %s", c->peer);
+                        r = co_spawn(NULL, name, conn_run, c);
+                        if (r < 0) {
+                                close(fd);
+                                free(c);
+                                co_sem_release(e->slots);
+                                if (r == -ECANCELED)
+                                        CO_LEAVE;
+                                continue;
+                        }
+                        c->next = e->conns;
+                        if (c->next)
+                                c->next->prev = c;
+                        e->conns = c;
+                }
+        } CO_FINALLY {
+                /* Stop accepting at once: new connections are refused from
+                 * here, while the open ones finish (they are children: the
+                 * task's end cancels and waits for them). */
+                close(e->fd);
+                e->fd = -1;
+        } CO_END_TRY;
+        return r;
+}
