@@ -148,9 +148,12 @@ deps:
 
 # The build's own pkg-config queries ran before deps could install them:
 # run the real work in a fresh make.
+# The daemon in the foreground on the documented default configuration
+# (copied: a conf file must not be writable by others, whatever the umask).
 run: deps
-	@$(MAKE) --no-print-directory $(BUILD)/examples/countdown
-	$(BUILD)/examples/countdown
+	@$(MAKE) --no-print-directory $(BUILD)/cotaskd
+	@install -m 600 config/cotaskd.conf $(BUILD)/cotaskd.conf
+	$(BUILD)/cotaskd --config $(BUILD)/cotaskd.conf
 
 check: deps
 	@$(MAKE) --no-print-directory all

@@ -63,6 +63,15 @@ static void gen_unref(generation_t *g) {
 
 /* ---- status and events ---------------------------------------------------- */
 
+static void update_status(void *userdata);
+
+static void on_changed(void *userdata) {
+        daemon_t *d = userdata;
+
+        update_status(d);
+        co_event_set(d->wake);
+}
+
 static void update_status(void *userdata) {
         daemon_t *d = userdata;
         unsigned n[SUP_FAILED + 1] = { 0 };
@@ -120,7 +129,7 @@ static void log_msgid(co_log_level_t level, const char *msgid, const char *fmt, 
 /* ---- supervisors ------------------------------------------------------------- */
 
 static int start_task(daemon_t *d, generation_t *g, const conf_task_t *t) {
-        sup_events_t ev = { .changed = update_status, .give_up_exit = on_give_up_exit, .userdata = d };
+        sup_events_t ev = { .changed = on_changed, .give_up_exit = on_give_up_exit, .userdata = d };
         entry_t *e;
         int r;
 
@@ -355,8 +364,6 @@ static int control(void *arg) {
                 co_log_fields(CO_LOG_NOTICE, f, 2, "ready: %zu tasks started", d->n_entries);
         }
         for (;;) {
-                (void) co_event_wait(d->wake, CO_USEC_INFINITY);
-                co_event_clear(d->wake);
                 if (d->terms > 0)
                         break;
                 if (d->give_up) {
@@ -376,6 +383,11 @@ static int control(void *arg) {
                         dlog_set_max_level(co_log_get_max_level() == CO_LOG_DEBUG ? (co_log_level_t) d->base_level
                                                                                    : CO_LOG_DEBUG);
                         co_log(CO_LOG_NOTICE, "log level now %s", co_log_level_to_string(co_log_get_max_level()));
+                }
+                /* Signals set their flag and this event: look again after. */
+                if (!d->terms && !d->give_up && !d->hup && !d->usr1 && !d->usr2) {
+                        (void) co_event_wait(d->wake, CO_USEC_INFINITY);
+                        co_event_clear(d->wake);
                 }
         }
         shut_down(d);
@@ -453,6 +465,16 @@ int daemon_run(const daemon_opts_t *opts) {
         }
         free(d.entries);
         co_task_unref(ctl);
+        /* Freeing the events restores the default dispositions: a signal
+         * from now on must not kill us half-way through the exit. */
+        {
+                sigset_t mask;
+
+                sigemptyset(&mask);
+                for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+                        sigaddset(&mask, sigs[i]);
+                sigprocmask(SIG_BLOCK, &mask, NULL);
+        }
         for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
                 if (d.signals[i])
                         event_free(d.signals[i]);

@@ -81,9 +81,10 @@ static void log_exit(const supervisor_t *s, const co_outcome_t *o) {
                 snprintf(status, sizeof status, "stopped");
         else
                 snprintf(status, sizeof status, "%s", strerror(-o->value));
+        bool why = o->kind == CO_OUTCOME_ERROR && o->message;
+
         co_log_fields(o->kind == CO_OUTCOME_ERROR ? CO_LOG_WARNING : CO_LOG_INFO, f, 3,
-                      "task '%s' exited: %s%s%s", s->conf->name, status, o->message ? ": " : "",
-                      o->message && o->kind == CO_OUTCOME_ERROR ? o->message : "");
+                      "task '%s' exited: %s%s%s", s->conf->name, status, why ? ": " : "", why ? o->message : "");
 }
 
 static int supervise(void *arg) {

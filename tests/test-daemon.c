@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/* cotaskd, the real binary: command line, exit codes, the sd_notify
+ * sequence, reload (good and broken), supervision, shutdown. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "test-util.h"
+
+typedef struct daemon_proc {
+        pid_t pid;
+        char dir[64];
+        char conf[128];
+        char log[128];
+        int notify_fd;
+} daemon_proc_t;
+
+static const char *cotaskd(void) {
+        static char path[512];
+
+        snprintf(path, sizeof path, "%s/cotaskd", getenv("COTASK_BUILD") ?: "build");
+        return path;
+}
+
+static void write_conf(daemon_proc_t *d, const char *text) {
+        FILE *f;
+
+        snprintf(d->conf, sizeof d->conf, "%s/cotaskd.conf", d->dir);
+        f = fopen(d->conf, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        assert_int_equal(chmod(d->conf, 0600), 0);
+}
+
+static void setup_dir(daemon_proc_t *d) {
+        *d = (daemon_proc_t) { .notify_fd = -1 };
+        snprintf(d->dir, sizeof d->dir, "/tmp/cotaskd-test-XXXXXX");
+        assert_non_null(mkdtemp(d->dir));
+        snprintf(d->log, sizeof d->log, "%s/log", d->dir);
+}
+
+/* Runs cotaskd with args, returns its exit status; its stderr in *ret_err. */
+static int run_sync(char *const args[], char **ret_err) {
+        char errpath[] = "/tmp/cotaskd-err-XXXXXX";
+        int fd = mkstemp(errpath), status;
+        pid_t pid = fork();
+
+        assert_true(fd >= 0 && pid >= 0);
+        if (pid == 0) {
+                dup2(fd, STDERR_FILENO);
+                dup2(fd, STDOUT_FILENO);
+                execv(args[0], args);
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (ret_err) {
+                FILE *f = fopen(errpath, "re");
+                size_t n;
+
+                *ret_err = calloc(1, 65536);
+                n = fread(*ret_err, 1, 65535, f);
+                (*ret_err)[n] = '\0';
+                fclose(f);
+        }
+        close(fd);
+        unlink(errpath);
+        assert_true(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+static void test_daemon_command_line(void **state) {
+        daemon_proc_t d;
+        char *out = NULL;
+
+        setup_dir(&d);
+        write_conf(&d, "[task hb]\ntype = heartbeat\n");
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+                                               (char *) "--check-config", NULL }, NULL), 0);
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--bogus", NULL }, NULL), 2);
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--log-level", (char *) "loud",
+                                               NULL }, NULL), 2);
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--version", NULL }, &out), 0);
+        assert_non_null(strstr(out, "cotaskd "));
+        free(out);
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--help", NULL }, &out), 0);
+        assert_non_null(strstr(out, "--check-config"));
+        free(out);
+
+        /* Every error, with file and line; exit 1. */
+        write_conf(&d, "[task hb]\ntype = heartbeat\nintervall = 5s\n[task x]\nrestart = sometimes\n");
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+                                               (char *) "--check-config", NULL }, &out), 1);
+        assert_non_null(strstr(out, "cotaskd.conf:3:"));
+        assert_non_null(strstr(out, "cotaskd.conf:5:"));
+        free(out);
+        /* Running with it is a configuration error too. */
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf, NULL }, NULL), 1);
+}
+
+static void test_daemon_dump_config_round_trip(void **state) {
+        daemon_proc_t d;
+        char *first = NULL, *second = NULL;
+
+        setup_dir(&d);
+        write_conf(&d, "[task hb]\ntype = heartbeat\ninterval = 2min\n");
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+                                               (char *) "--dump-config", NULL }, &first), 0);
+        assert_non_null(strstr(first, "shutdown_timeout"));
+        write_conf(&d, first);
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+                                               (char *) "--dump-config", NULL }, &second), 0);
+        assert_string_equal(first, second);
+        free(first);
+        free(second);
+}
+
+/* ---- a running daemon ------------------------------------------------------ */
+
+static void start(daemon_proc_t *d, const char *watchdog_usec) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char notify_path[100];
+        int one = 1, logfd;
+
+        snprintf(notify_path, sizeof notify_path, "%s/notify", d->dir);
+        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", notify_path);
+        assert_int_equal(bind(d->notify_fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(setsockopt(d->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one), 0);
+        logfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(logfd >= 0);
+        d->pid = fork();
+        assert_true(d->pid >= 0);
+        if (d->pid == 0) {
+                setenv("NOTIFY_SOCKET", notify_path, 1);
+                if (watchdog_usec) {
+                        char pid[16];
+
+                        snprintf(pid, sizeof pid, "%d", (int) getpid());
+                        setenv("WATCHDOG_PID", pid, 1);
+                        setenv("WATCHDOG_USEC", watchdog_usec, 1);
+                }
+                dup2(logfd, STDERR_FILENO);
+                execl(cotaskd(), cotaskd(), "--config", d->conf, "--log-format", "logfmt", (char *) NULL);
+                _exit(127);
+        }
+        close(logfd);
+}
+
+/* The next notify message (fails after 10 s). */
+static void next_notify(daemon_proc_t *d, char *buf, size_t size) {
+        struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
+        ssize_t n;
+
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        n = recv(d->notify_fd, buf, size - 1, 0);
+        assert_true(n > 0);
+        buf[n] = '\0';
+}
+
+/* Skips other messages (STATUS=, WATCHDOG=1) until one starts with want. */
+static void expect_notify(daemon_proc_t *d, const char *want) {
+        char buf[512];
+
+        for (;;) {
+                next_notify(d, buf, sizeof buf);
+                if (strncmp(buf, want, strlen(want)) == 0)
+                        return;
+                if (strncmp(buf, "STATUS=", 7) != 0 && strncmp(buf, "WATCHDOG=1", 10) != 0)
+                        fail_msg("got '%s' while waiting for '%s'", buf, want);
+        }
+}
+
+/* Waits for the exit; with a SIGTERM first if send_term. */
+static int finish(daemon_proc_t *d, bool send_term) {
+        int status;
+
+        if (send_term)
+                kill(d->pid, SIGTERM);
+        assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+        close(d->notify_fd);
+        assert_true(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+static char *read_log(const daemon_proc_t *d) {
+        FILE *f = fopen(d->log, "re");
+        char *text = calloc(1, 1 << 20);
+        size_t n;
+
+        assert_non_null(f);
+        n = fread(text, 1, (1 << 20) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        return text;
+}
+
+static bool wait_log(const daemon_proc_t *d, const char *needle) {
+        for (int i = 0; i < 500; i++) {
+                char *log = read_log(d);
+                bool found = strstr(log, needle) != NULL;
+
+                free(log);
+                if (found)
+                        return true;
+                usleep(10 * 1000);
+        }
+        return false;
+}
+
+static void test_daemon_notify_sequence_and_reload(void **state) {
+        daemon_proc_t d;
+        char buf[512], *log;
+
+        setup_dir(&d);
+        write_conf(&d, "[task hb]\ntype = heartbeat\ninterval = 50ms\n");
+        start(&d, "200000");
+        expect_notify(&d, "READY=1");
+        /* A watchdog ping at half of WATCHDOG_USEC. */
+        expect_notify(&d, "WATCHDOG=1");
+
+        /* A valid reload: a new task, the unchanged one untouched. */
+        write_conf(&d, "[task hb]\ntype = heartbeat\ninterval = 50ms\n[task hb2]\ntype = heartbeat\ninterval = 1h\n");
+        kill(d.pid, SIGHUP);
+        expect_notify(&d, "RELOADING=1\nMONOTONIC_USEC=");
+        expect_notify(&d, "READY=1");
+        assert_true(wait_log(&d, "task 'hb2' started"));
+
+        /* A broken one: the old configuration goes on. */
+        write_conf(&d, "[task hb]\ntype = heartbeat\ninterval = fast\n");
+        kill(d.pid, SIGHUP);
+        expect_notify(&d, "RELOADING=1");
+        expect_notify(&d, "READY=1");
+        assert_true(wait_log(&d, "reload failed"));
+
+        kill(d.pid, SIGUSR1);
+        assert_true(wait_log(&d, "supervised 'hb2': running"));
+        kill(d.pid, SIGTERM);
+        expect_notify(&d, "STOPPING=1");
+        assert_int_equal(finish(&d, false), 0);
+        log = read_log(&d);
+        assert_non_null(strstr(log, "cotaskd.conf:3:"));
+        /* hb was never restarted: one start only. */
+        assert_null(strstr(strstr(log, "task 'hb' started") + 1, "task 'hb' started"));
+        assert_non_null(strstr(log, "task 'hb2' exited: stopped"));
+        assert_non_null(strstr(log, "cotaskd stopped (exit 0)"));
+        (void) buf;
+        free(log);
+}
+
+static void test_daemon_gives_up_and_exits_4(void **state) {
+        daemon_proc_t d;
+        char *log;
+
+        setup_dir(&d);
+        write_conf(&d, "[task flaky]\ntype = exec\ncommand = /bin/false\nrestart = on-failure\n"
+                       "restart_delay = 10ms\nrestart_delay_max = 40ms\nrestart_intensity = 3/10s\n"
+                       "on_give_up = exit\n");
+        start(&d, NULL);
+        {
+                int status;
+
+                assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 4);
+        }
+        close(d.notify_fd);
+        log = read_log(&d);
+        /* Back-off doubling up to its maximum, then the limit. */
+        assert_non_null(strstr(log, "restarting in 10 ms"));
+        assert_non_null(strstr(log, "restarting in 20 ms"));
+        assert_non_null(strstr(log, "restarting in 40 ms"));
+        assert_non_null(strstr(log, "giving up"));
+        free(log);
+}
+
+static void test_daemon_second_sigterm_forces_exit_3(void **state) {
+        daemon_proc_t d;
+
+        setup_dir(&d);
+        write_conf(&d, "[daemon]\nshutdown_timeout = 30s\n"
+                       "[task stubborn]\ntype = exec\ncommand = /bin/sh -c \"trap '' TERM; echo up; "
+                       "while :; do sleep 0.1; done\"\nstop_timeout = 20s\n");
+        start(&d, NULL);
+        expect_notify(&d, "READY=1");
+        assert_true(wait_log(&d, "msg=up"));
+        kill(d.pid, SIGTERM);
+        expect_notify(&d, "STOPPING=1");
+        usleep(100 * 1000);
+        /* The child ignores TERM: the second signal stops the waiting. */
+        assert_int_equal(finish(&d, true), 3);
+        assert_true(wait_log(&d, "still alive"));
+}
+
+static void test_daemon_sigkill_leaves_no_child(void **state) {
+        daemon_proc_t d;
+        char pidfile[128], conf[512];
+        FILE *f;
+        int child = 0, status;
+
+        setup_dir(&d);
+        snprintf(pidfile, sizeof pidfile, "%s/child.pid", d.dir);
+        snprintf(conf, sizeof conf, "[task sleeper]\ntype = exec\ncommand = /bin/sh -c 'echo $$ > %s; exec sleep 1000'\n",
+                 pidfile);
+        write_conf(&d, conf);
+        start(&d, NULL);
+        expect_notify(&d, "READY=1");
+        for (int i = 0; i < 500 && child == 0; i++) {
+                f = fopen(pidfile, "re");
+                if (f && fscanf(f, "%d", &child) != 1)
+                        child = 0;
+                if (f)
+                        fclose(f);
+                usleep(10 * 1000);
+        }
+        assert_true(child > 0);
+        assert_int_equal(kill(child, 0), 0);
+        kill(d.pid, SIGKILL);
+        assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+        close(d.notify_fd);
+        /* PR_SET_PDEATHSIG: the child goes with the daemon. */
+        for (int i = 0; i < 500 && kill(child, 0) == 0; i++)
+                usleep(10 * 1000);
+        assert_int_equal(kill(child, 0), -1);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_daemon_command_line),
+                cmocka_unit_test(test_daemon_dump_config_round_trip),
+                cmocka_unit_test(test_daemon_notify_sequence_and_reload),
+                cmocka_unit_test(test_daemon_gives_up_and_exits_4),
+                cmocka_unit_test(test_daemon_second_sigterm_forces_exit_3),
+                cmocka_unit_test(test_daemon_sigkill_leaves_no_child),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
