@@ -247,6 +247,15 @@ static inline int co__checkpoint(co_task_t *t) {
                 return t->cancelled ? -ECANCELED : 0;
         return co__scope_check(t, &ignored);
 }
+/* The same for a call that may have to wait: -EPERM outside a task. */
+static inline int co__may_wait(co_task_t *t) {
+        return t ? co__checkpoint(t) : -EPERM;
+}
+/* A deadline already passed fails a call that would wait, without a trip
+ * through the timer heap and the scheduler. */
+static inline bool co__deadline_passed(co_usec_t deadline) {
+        return deadline != CO_USEC_INFINITY && co_now() >= deadline;
+}
 /* Whether a cancellation of the task itself reaches its current code. */
 bool co__task_cancel_applies(const co_task_t *t);
 

@@ -43,21 +43,6 @@ typedef struct putter {
         void *item;
 } putter_t;
 
-/* As in sync.c: level-triggered cancellation, before anything else. */
-static int may_wait(co_task_t *self) {
-        co_usec_t ignored;
-
-        if (!self)
-                return -EPERM;
-        if (!self->scope)
-                return self->cancelled ? -ECANCELED : 0;
-        return co__scope_check(self, &ignored);
-}
-
-static bool expired(co_usec_t deadline) {
-        return deadline != CO_USEC_INFINITY && co_now() >= deadline;
-}
-
 /* Room for one more item (the capacity already checked). */
 static int ring_reserve(co_queue_t *q) {
         size_t alloc;
@@ -199,7 +184,7 @@ int co_queue_put(co_queue_t *q, void *item, co_usec_t deadline) {
 
         if (!q)
                 return -EINVAL;
-        r = may_wait(co__current());
+        r = co__may_wait(co__current());
         if (r < 0)
                 return r;
         if (q->shutdown)
@@ -207,7 +192,7 @@ int co_queue_put(co_queue_t *q, void *item, co_usec_t deadline) {
         r = offer(q, item);
         if (r != -EAGAIN)
                 return r;
-        if (expired(deadline))
+        if (co__deadline_passed(deadline))
                 return -ETIMEDOUT;
         /* On 0 a get has moved the item into the ring; on an error it is
          * still the caller's. */
@@ -229,14 +214,14 @@ int co_queue_get(co_queue_t *q, void **ret_item, co_usec_t deadline) {
 
         if (!q || !ret_item)
                 return -EINVAL;
-        r = may_wait(co__current());
+        r = co__may_wait(co__current());
         if (r < 0)
                 return r;
         if (take(q, ret_item) == 0)
                 return 0;
         if (q->shutdown)
                 return -ESHUTDOWN;
-        if (expired(deadline))
+        if (co__deadline_passed(deadline))
                 return -ETIMEDOUT;
         /* On 0 a put has handed its item over in the node. */
         r = co__waitq_wait(&q->getters, &node, "queue get", deadline);
@@ -302,12 +287,12 @@ int co_queue_join(co_queue_t *q, co_usec_t deadline) {
 
         if (!q)
                 return -EINVAL;
-        r = may_wait(co__current());
+        r = co__may_wait(co__current());
         if (r < 0)
                 return r;
         if (q->unfinished == 0)
                 return 0;
-        if (expired(deadline))
+        if (co__deadline_passed(deadline))
                 return -ETIMEDOUT;
         return co__waitq_wait(&q->joiners, &node, "queue join", deadline);
 }

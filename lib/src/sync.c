@@ -38,26 +38,6 @@ struct co_sem {
         co__waitq_t waiters;
 };
 
-/* 0 if the running task may wait now; else -EPERM (not a task),
- * -ECANCELED, or -ETIMEDOUT past a cleanup shield's deadline. Checked before
- * anything else, so that cancellation is level-triggered even for calls
- * that would not have to wait. */
-static int may_wait(co_task_t *self) {
-        co_usec_t ignored;
-
-        if (!self)
-                return -EPERM;
-        if (!self->scope)
-                return self->cancelled ? -ECANCELED : 0;
-        return co__scope_check(self, &ignored);
-}
-
-/* A deadline already passed fails a call that would wait, without a trip
- * through the timer heap and the scheduler. */
-static bool expired(co_usec_t deadline) {
-        return deadline != CO_USEC_INFINITY && co_now() >= deadline;
-}
-
 /* ---- lock ---------------------------------------------------------------- */
 
 int co_lock_new(co_lock_t **ret_lock) {
@@ -89,14 +69,14 @@ int co_lock_acquire(co_lock_t *lock, co_usec_t deadline) {
                 return -EINVAL;
         if (self && lock->owner == self)
                 return -EDEADLK;
-        r = may_wait(self);
+        r = co__may_wait(self);
         if (r < 0)
                 return r;
         if (!lock->owner) {
                 lock->owner = self;
                 return 0;
         }
-        if (expired(deadline))
+        if (co__deadline_passed(deadline))
                 return -ETIMEDOUT;
         /* On 0 the releaser has already made us the owner. */
         return co__waitq_wait(&lock->waiters, &node, "lock", deadline);
@@ -213,12 +193,12 @@ int co_event_wait(co_event_t *e, co_usec_t deadline) {
 
         if (!e)
                 return -EINVAL;
-        r = may_wait(co__current());
+        r = co__may_wait(co__current());
         if (r < 0)
                 return r;
         if (e->set)
                 return 0;
-        if (expired(deadline))
+        if (co__deadline_passed(deadline))
                 return -ETIMEDOUT;
         return co__waitq_wait(&e->waiters, &node, "event", deadline);
 }
@@ -272,10 +252,10 @@ int co_cond_wait(co_cond_t *c, co_usec_t deadline) {
                 return -EINVAL;
         if (!self || c->lock->owner != self)
                 return -EPERM;
-        r = may_wait(self);
+        r = co__may_wait(self);
         if (r < 0)
                 return r;
-        if (expired(deadline))
+        if (co__deadline_passed(deadline))
                 return -ETIMEDOUT;
         /* Not c->lock after the wait: c may be gone (-EIDRM). */
         lock = c->lock;
@@ -296,7 +276,7 @@ int co_cond_wait_for(co_cond_t *c, co_cond_predicate_fn_t predicate, void *userd
                 return -EINVAL;
         if (!self || c->lock->owner != self)
                 return -EPERM;
-        r = may_wait(self);
+        r = co__may_wait(self);
         if (r < 0)
                 return r;
         while (!predicate(userdata)) {
@@ -362,14 +342,14 @@ int co_sem_acquire(co_sem_t *s, co_usec_t deadline) {
 
         if (!s)
                 return -EINVAL;
-        r = may_wait(co__current());
+        r = co__may_wait(co__current());
         if (r < 0)
                 return r;
         if (s->value > 0) {
                 s->value--;
                 return 0;
         }
-        if (expired(deadline))
+        if (co__deadline_passed(deadline))
                 return -ETIMEDOUT;
         /* On 0 the releaser has handed its permit to us directly. */
         return co__waitq_wait(&s->waiters, &node, "semaphore", deadline);
