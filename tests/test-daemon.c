@@ -54,7 +54,7 @@ static int run_sync(char *const args[], char **ret_err) {
         if (pid == 0) {
                 dup2(fd, STDERR_FILENO);
                 dup2(fd, STDOUT_FILENO);
-                execv(args[0], args);
+                exec_program(args);
                 _exit(127);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -145,7 +145,8 @@ static void start(daemon_proc_t *d, const char *watchdog_usec) {
                         setenv("WATCHDOG_USEC", watchdog_usec, 1);
                 }
                 dup2(logfd, STDERR_FILENO);
-                execl(cotaskd(), cotaskd(), "--config", d->conf, "--log-format", "logfmt", (char *) NULL);
+                exec_program((char *[]) { (char *) cotaskd(), (char *) "--config", d->conf,
+                                          (char *) "--log-format", (char *) "logfmt", NULL });
                 _exit(127);
         }
         close(logfd);

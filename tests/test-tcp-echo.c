@@ -486,8 +486,15 @@ static void test_tcp_echo_socket_activation(void **state) {
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                execl(activate, activate, "-l", listen_arg, "--fdname=echo", "--", self_path,
-                      "--socket-child", (char *) NULL);
+                const char *wrapper = getenv("TEST_WRAPPER");
+
+                /* A cross build runs under its emulator here too. */
+                if (wrapper && *wrapper)
+                        execl(activate, activate, "-l", listen_arg, "--fdname=echo", "--", wrapper, self_path,
+                              "--socket-child", (char *) NULL);
+                else
+                        execl(activate, activate, "-l", listen_arg, "--fdname=echo", "--", self_path,
+                              "--socket-child", (char *) NULL);
                 _exit(127);
         }
         for (int i = 0; i < 500; i++) {
