@@ -476,9 +476,12 @@ int co_scope_end(co_scope_t *sc) {
                 return 0;
         if (self->scope == sc)
                 self->scope = sc->outer;
+        /* A shield catches nothing: no need to look at the clock for it. */
+        if (sc->flags & CO__SCOPE_GRACE)
+                return 0;
         if (!sc->cancelled && sc->deadline != CO_USEC_INFINITY && co_now() >= sc->deadline)
                 sc->cancelled = true;
-        if (sc->cancelled && !(sc->flags & CO__SCOPE_GRACE)) {
+        if (sc->cancelled) {
                 sc->caught = true;
                 return (sc->flags & CO_SCOPE_FAIL) && sc->deadline != CO_USEC_INFINITY &&
                        co_now() >= sc->deadline ? -ETIMEDOUT : 0;
