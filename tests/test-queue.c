@@ -63,33 +63,6 @@ static co_task_t *spawn(co_task_fn_t fn, op_t *o) {
         return t;
 }
 
-/* Lets every ready task run until it blocks (each blocks at once). */
-static void settle(void) {
-        for (int i = 0; i < 3; i++)
-                assert_int_equal(co_task_yield(), 0);
-}
-
-/* Joins a task that must end soon: a broken primitive fails the test
- * rather than hanging it. */
-static void join_ok(co_task_t *t) {
-        co_outcome_t o;
-
-        assert_int_equal(co_task_join_until(t, co_deadline_after(10 * CO_USEC_PER_SEC), &o), 0);
-        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
-}
-
-static void assert_waits_on(co_task_t *t, const char *what) {
-        assert_int_equal(co_task_get_state(t), CO_TASK_SUSPENDED);
-        assert_string_equal(co_task_get_wait(t), what);
-}
-
-static void assert_main_ok(co_task_fn_t fn) {
-        co_outcome_t o = run_main(fn, NULL);
-
-        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
-        assert_int_equal(o.value, 0);
-}
-
 static void assert_get(co_queue_t *q, int id) {
         void *item = ITEM(-1);
 

@@ -176,3 +176,33 @@ static inline size_t count_mappings(void) {
         fclose(f);
         return n;
 }
+
+/* ---- for the tests of waiting primitives (sync, queue) ---- */
+
+/* Lets every ready task run until it blocks (each blocks at once). */
+static inline void settle(void) {
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(co_task_yield(), 0);
+}
+
+/* Joins a task that must end soon: a broken primitive fails the test
+ * rather than hanging it. */
+static inline void join_ok(co_task_t *t) {
+        co_outcome_t o;
+
+        assert_int_equal(co_task_join_until(t, co_deadline_after(10 * CO_USEC_PER_SEC), &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+}
+
+static inline void assert_waits_on(co_task_t *t, const char *what) {
+        assert_int_equal(co_task_get_state(t), CO_TASK_SUSPENDED);
+        assert_string_equal(co_task_get_wait(t), what);
+}
+
+static inline void assert_main_ok(co_task_fn_t fn) {
+        co_outcome_t o = run_main(fn, NULL);
+
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+        assert_int_equal(o.value, 0);
+}
+
