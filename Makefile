@@ -123,7 +123,9 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB_A)
 # ---- build dependencies from Debian ---------------------------------------
 # pkg-config module or header file -> the Debian package that provides it.
 DEPS_PC    := libevent_core:libevent-dev cmocka:libcmocka-dev libsystemd:libsystemd-dev inih:libinih-dev
-DEPS_FILES := /usr/include/valgrind/valgrind.h:valgrind /usr/bin/valgrind:valgrind
+DEPS_FILES := /usr/include/valgrind/valgrind.h:valgrind /usr/bin/valgrind:valgrind \
+              /usr/bin/python3:python3 /usr/bin/systemd-socket-activate:systemd \
+              /lib/systemd/systemd-journald:systemd
 DEPS_BENCH := /usr/lib/python3/dist-packages/uvloop/__init__.py:python3-uvloop
 
 deps:
