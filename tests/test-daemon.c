@@ -279,6 +279,27 @@ static void test_daemon_gives_up_and_exits_4(void **state) {
         free(log);
 }
 
+static void test_daemon_gives_up_and_stays_up(void **state) {
+        daemon_proc_t d;
+        char *log;
+
+        setup_dir(&d);
+        write_conf(&d, "[task flaky]\ntype = exec\ncommand = /bin/false\nrestart = always\n"
+                       "restart_delay = 10ms\nrestart_intensity = 2/10s\non_give_up = stop\n"
+                       "[task hb]\ntype = heartbeat\ninterval = 1h\n");
+        start(&d, NULL);
+        expect_notify(&d, "READY=1");
+        assert_true(wait_log(&d, "giving up"));
+        /* The rest goes on; the status line says what happened. */
+        expect_notify(&d, "STATUS=2 tasks: 1 running, 0 restarting, 0 stopped, 1 failed");
+        kill(d.pid, SIGUSR1);
+        assert_true(wait_log(&d, "supervised 'flaky': failed, 2 restarts"));
+        assert_int_equal(finish(&d, true), 0);
+        log = read_log(&d);
+        assert_non_null(strstr(log, "cotaskd stopped (exit 0)"));
+        free(log);
+}
+
 static void test_daemon_second_sigterm_forces_exit_3(void **state) {
         daemon_proc_t d;
 
@@ -335,6 +356,7 @@ int main(void) {
                 cmocka_unit_test(test_daemon_dump_config_round_trip),
                 cmocka_unit_test(test_daemon_notify_sequence_and_reload),
                 cmocka_unit_test(test_daemon_gives_up_and_exits_4),
+                cmocka_unit_test(test_daemon_gives_up_and_stays_up),
                 cmocka_unit_test(test_daemon_second_sigterm_forces_exit_3),
                 cmocka_unit_test(test_daemon_sigkill_leaves_no_child),
         };
