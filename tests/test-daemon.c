@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cotaskd, the real binary: command line, exit codes, the sd_notify
  * sequence, reload (good and broken), supervision, shutdown. */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -279,6 +280,97 @@ static void test_daemon_gives_up_and_exits_4(void **state) {
         free(log);
 }
 
+static unsigned free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+static int count(const char *haystack, const char *needle) {
+        int n = 0;
+
+        for (const char *p = haystack; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+/* One echo round trip on a connected blocking socket. */
+static void echo_once(int fd, int i) {
+        char out[32], in[32] = "";
+        size_t len = (size_t) snprintf(out, sizeof out, "ping %d\n", i), got = 0;
+
+        assert_int_equal(write(fd, out, len), (ssize_t) len);
+        while (got < len) {
+                ssize_t n = read(fd, in + got, len - got);
+
+                assert_true(n > 0);
+                got += (size_t) n;
+        }
+        assert_memory_equal(in, out, len);
+}
+
+/* Every broken file of the corpus, sent by SIGHUP to a running daemon: it
+ * keeps the old configuration, and an echo client connected all along
+ * loses nothing. */
+static void test_daemon_broken_reloads_keep_serving(void **state) {
+        const char *data = getenv("COTASK_TESTDATA") ?: "tests/data/conf";
+        char good[256], path[512], *log;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        unsigned port = free_port();
+        daemon_proc_t d;
+        int fd, n = 0, files = 0;
+        struct dirent *de;
+        DIR *dir;
+
+        setup_dir(&d);
+        snprintf(good, sizeof good, "[task echo]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\n", port);
+        write_conf(&d, good);
+        start(&d, NULL);
+        expect_notify(&d, "READY=1");
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sa.sin_port = htons((uint16_t) port);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        echo_once(fd, n++);
+        dir = opendir(data);
+        assert_non_null(dir);
+        while ((de = readdir(dir))) {
+                char *text;
+                FILE *f;
+                size_t len;
+
+                if (strncmp(de->d_name, "bad-", 4) != 0)
+                        continue;
+                snprintf(path, sizeof path, "%s/%s", data, de->d_name);
+                f = fopen(path, "re");
+                assert_non_null(f);
+                text = calloc(1, 65536);
+                len = fread(text, 1, 65535, f);
+                text[len] = '\0';
+                fclose(f);
+                write_conf(&d, text);
+                free(text);
+                kill(d.pid, SIGHUP);
+                expect_notify(&d, "RELOADING=1");
+                expect_notify(&d, "READY=1");
+                files++;
+                echo_once(fd, n++);
+        }
+        closedir(dir);
+        assert_true(files >= 30);
+        log = read_log(&d);
+        /* Each was refused, and the echo task never restarted. */
+        assert_true(count(log, "reload failed") >= files);
+        assert_int_equal(count(log, "task 'echo' started"), 1);
+        free(log);
+        close(fd);
+        assert_int_equal(finish(&d, true), 0);
+}
+
 static void test_daemon_gives_up_and_stays_up(void **state) {
         daemon_proc_t d;
         char *log;
@@ -357,6 +449,7 @@ int main(void) {
                 cmocka_unit_test(test_daemon_notify_sequence_and_reload),
                 cmocka_unit_test(test_daemon_gives_up_and_exits_4),
                 cmocka_unit_test(test_daemon_gives_up_and_stays_up),
+                cmocka_unit_test(test_daemon_broken_reloads_keep_serving),
                 cmocka_unit_test(test_daemon_second_sigterm_forces_exit_3),
                 cmocka_unit_test(test_daemon_sigkill_leaves_no_child),
         };
