@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -371,6 +372,62 @@ static void test_daemon_broken_reloads_keep_serving(void **state) {
         assert_int_equal(finish(&d, true), 0);
 }
 
+/* SIGTERM with a thousand open echo connections and an exec child: every
+ * connection gets a clean end of stream, the child is stopped, every task's
+ * end is logged, and the daemon exits 0 well within shutdown_timeout. */
+static void test_daemon_sigterm_with_1000_connections(void **state) {
+        enum { N = 1000 };
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct rlimit rl;
+        unsigned port = free_port();
+        char conf[512], *log;
+        static int fds[N];
+        daemon_proc_t d;
+        co_usec_t t0;
+
+        /* Room for a thousand sockets on each side (the daemon inherits). */
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        if (rl.rlim_max < 4 * N)
+                skip();
+        rl.rlim_cur = rl.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        setup_dir(&d);
+        snprintf(conf, sizeof conf,
+                 "[daemon]\nshutdown_timeout = 10s\n"
+                 "[task echo]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\nmax_connections = 2000\n"
+                 "[task child]\ntype = exec\ncommand = /bin/sh -c 'echo up; while :; do sleep 0.1; done'\n", port);
+        write_conf(&d, conf);
+        start(&d, NULL);
+        expect_notify(&d, "READY=1");
+        assert_true(wait_log(&d, "msg=up"));
+        sa.sin_port = htons((uint16_t) port);
+        for (int i = 0; i < N; i++) {
+                fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                assert_true(fds[i] >= 0);
+                assert_int_equal(connect(fds[i], (struct sockaddr *) &sa, sizeof sa), 0);
+        }
+        /* Each one served before the stop. */
+        for (int i = 0; i < N; i++)
+                echo_once(fds[i], i);
+        t0 = co_now();
+        kill(d.pid, SIGTERM);
+        expect_notify(&d, "STOPPING=1");
+        assert_int_equal(finish(&d, false), 0);
+        assert_true(co_now() - t0 < 10 * CO_USEC_PER_SEC);
+        for (int i = 0; i < N; i++) {
+                char c;
+
+                /* A clean end of stream, not a reset. */
+                assert_int_equal(read(fds[i], &c, 1), 0);
+                close(fds[i]);
+        }
+        log = read_log(&d);
+        assert_non_null(strstr(log, "task 'echo' exited: stopped"));
+        assert_non_null(strstr(log, "task 'child' exited: stopped"));
+        assert_non_null(strstr(log, "cotaskd stopped (exit 0)"));
+        free(log);
+}
+
 static void test_daemon_gives_up_and_stays_up(void **state) {
         daemon_proc_t d;
         char *log;
@@ -450,6 +507,7 @@ int main(void) {
                 cmocka_unit_test(test_daemon_gives_up_and_exits_4),
                 cmocka_unit_test(test_daemon_gives_up_and_stays_up),
                 cmocka_unit_test(test_daemon_broken_reloads_keep_serving),
+                cmocka_unit_test(test_daemon_sigterm_with_1000_connections),
                 cmocka_unit_test(test_daemon_second_sigterm_forces_exit_3),
                 cmocka_unit_test(test_daemon_sigkill_leaves_no_child),
         };
