@@ -307,18 +307,10 @@ int co__suspend(co_task_t *self, co_usec_t deadline) {
 
 int co_task_yield(void) {
         co_task_t *self = co__current();
+        int r = co__may_wait(self);
 
-        if (!self)
-                return -EPERM;
-        if (self->cancelled && co__task_cancel_applies(self))
-                return -ECANCELED;
-        if (self->scope) {
-                co_usec_t ignored;
-                int r = co__scope_check(self, &ignored);
-
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         co__ready(self->loop, self);
         switch_away(self->loop, self);
         return 0;
@@ -370,8 +362,10 @@ int co_fd_wait(int fd, unsigned events, co_usec_t deadline) {
                 return -EPERM;
         if (fd < 0 || what == 0)
                 return -EINVAL;
-        if (self->cancelled && co__task_cancel_applies(self))
-                return -ECANCELED;
+        /* Before registering anything with libevent. */
+        r = co__checkpoint(self);
+        if (r < 0)
+                return r;
         if (event_assign(&ev, self->loop->base, fd, what, fd_ready, &w) < 0 || event_add(&ev, NULL) < 0)
                 return -EINVAL;
         self->loop->n_fd_waits++;
