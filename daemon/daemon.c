@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 
@@ -18,7 +19,10 @@
 #include "daemon.h"
 #include "listen.h"
 #include "notify.h"
+#include "reload-state.h"
 #include "supervisor.h"
+
+rlim_t daemon_nofile_soft = RLIM_INFINITY;
 
 /* A loaded configuration, kept while a supervisor still runs from it. */
 typedef struct generation {
@@ -42,6 +46,7 @@ typedef struct daemon {
         unsigned terms;
         const char *term_name;
         bool hup, usr1, usr2, give_up;
+        unsigned reloads;               /* generation in the reload state */
         int base_level;
         int exit_code;
 } daemon_t;
@@ -176,6 +181,24 @@ static int start_all(daemon_t *d, generation_t *g) {
         return 0;
 }
 
+static size_t n_starting(const daemon_t *d) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < d->n_entries; i++)
+                n += sup_get_state(d->entries[i].sup) == SUP_STARTING;
+        return n;
+}
+
+/* Until every supervisor has spawned its task and the tasks have had
+ * their first turn (a listener listens): what READY=1 promises. */
+static void wait_started(daemon_t *d) {
+        while (n_starting(d) > 0 && d->terms == 0) {
+                (void) co_event_wait(d->wake, CO_USEC_INFINITY);
+                co_event_clear(d->wake);
+        }
+        (void) co_task_yield();
+}
+
 /* ---- reload -------------------------------------------------------------------- */
 
 static void apply_daemon_settings(daemon_t *d, const conf_daemon_t *ds) {
@@ -187,6 +210,16 @@ static void apply_daemon_settings(daemon_t *d, const conf_daemon_t *ds) {
         }
 }
 
+static void publish_reload_state(daemon_t *d, reload_state_t state) {
+        int r;
+
+        if (state == RELOAD_STATE_RELOADING)
+                d->reloads++;
+        r = reload_state_publish(d->reloads, state);
+        if (r < 0)
+                co_log(CO_LOG_WARNING, "cannot write the reload state: %s", strerror(-r));
+}
+
 static void reload(daemon_t *d) {
         conf_t *c = NULL;
         conf_errors_t *errs = NULL;
@@ -194,6 +227,7 @@ static void reload(daemon_t *d) {
         int r;
 
         (void) notify_reloading();
+        publish_reload_state(d, RELOAD_STATE_RELOADING);
         log_msgid(CO_LOG_NOTICE, DLOG_MSGID_RELOADING, "reloading %s", d->opts->config_path);
         r = conf_load(d->opts->config_path, &c, &errs);
         if (r < 0) {
@@ -210,6 +244,7 @@ static void reload(daemon_t *d) {
                 if (conf_errors_count(errs) == 0)
                         log_msgid(CO_LOG_ERR, DLOG_MSGID_RELOAD_FAILED, "reload failed: %s", strerror(-r));
                 conf_errors_free(errs);
+                publish_reload_state(d, RELOAD_STATE_REJECTED);
                 (void) notify_ready();
                 return;
         }
@@ -218,6 +253,7 @@ static void reload(daemon_t *d) {
         if (!g) {
                 conf_free(c);
                 log_msgid(CO_LOG_ERR, DLOG_MSGID_RELOAD_FAILED, "reload failed: %s", strerror(ENOMEM));
+                publish_reload_state(d, RELOAD_STATE_REJECTED);
                 (void) notify_ready();
                 return;
         }
@@ -245,9 +281,11 @@ static void reload(daemon_t *d) {
         apply_daemon_settings(d, conf_daemon(c));
         gen_unref(d->current);
         d->current = g;
+        wait_started(d);
         update_status(d);
-        (void) notify_ready();
         co_log(CO_LOG_NOTICE, "reloaded: %zu tasks", d->n_entries);
+        publish_reload_state(d, RELOAD_STATE_APPLIED);
+        (void) notify_ready();
 }
 
 /* ---- SIGUSR1: the task tree ------------------------------------------------------ */
@@ -282,14 +320,6 @@ static size_t n_alive(const daemon_t *d) {
 
         for (size_t i = 0; i < d->n_entries; i++)
                 n += co_task_get_state(sup_get_task(d->entries[i].sup)) != CO_TASK_DONE;
-        return n;
-}
-
-static size_t n_starting(const daemon_t *d) {
-        size_t n = 0;
-
-        for (size_t i = 0; i < d->n_entries; i++)
-                n += sup_get_state(d->entries[i].sup) == SUP_STARTING;
         return n;
 }
 
@@ -347,14 +377,9 @@ static int control(void *arg) {
         }
         if (conf_daemon(d->current->conf)->watchdog == CONF_WATCHDOG_AUTO && notify_watchdog_usec() > 0)
                 (void) co_spawn(&watchdog, "watchdog", notify_watchdog_task, NULL);
-        /* Ready once every task has started: each supervisor has spawned
-         * its task, and the tasks have had their first turn. */
-        while (n_starting(d) > 0 && d->terms == 0) {
-                (void) co_event_wait(d->wake, CO_USEC_INFINITY);
-                co_event_clear(d->wake);
-        }
-        (void) co_task_yield();
+        wait_started(d);
         update_status(d);
+        publish_reload_state(d, RELOAD_STATE_APPLIED);
         (void) notify_ready();
         {
                 char n[16];
@@ -421,6 +446,18 @@ static int load(daemon_t *d) {
         return 0;
 }
 
+/* Every connection is a descriptor: take the whole hard limit (epoll has
+ * no FD_SETSIZE). exec children get the soft limit we found back. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+                return;
+        daemon_nofile_soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int daemon_run(const daemon_opts_t *opts) {
         static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
         daemon_t d = { .opts = opts, .exit_code = 0 };
@@ -429,6 +466,7 @@ int daemon_run(const daemon_opts_t *opts) {
         int r;
 
         signal(SIGPIPE, SIG_IGN);
+        raise_fd_limit();
         if (load(&d) < 0)
                 return EXIT_CONFIG;
         ds = conf_daemon(d.current->conf);
@@ -483,6 +521,7 @@ int daemon_run(const daemon_opts_t *opts) {
                 co_loop_free(d.loop);
         log_msgid(CO_LOG_NOTICE, DLOG_MSGID_STOPPED, "cotaskd stopped (exit %s)",
                   d.exit_code == 0 ? "0" : d.exit_code == EXIT_FORCED ? "3" : d.exit_code == EXIT_GAVE_UP ? "4" : "1");
+        reload_state_clear();
         listen_fds_done();
         gen_unref(d.current);
         dlog_close();

@@ -5,6 +5,7 @@
  * HUP reload, USR1 dump, USR2 debug), stop within shutdown_timeout. */
 
 #include <stdbool.h>
+#include <sys/resource.h>
 
 #include "log.h"
 
@@ -20,6 +21,11 @@ typedef struct daemon_opts {
         int log_level;                  /* -1: the conf file's */
         int log_format;                 /* -1: the conf file's, else a dlog_format_t */
 } daemon_opts_t;
+
+/* The soft RLIMIT_NOFILE the daemon was started with, which it raised to
+ * the hard limit: children get it back before exec (programs that use
+ * select(2) expect at most FD_SETSIZE). RLIM_INFINITY: not raised. */
+extern rlim_t daemon_nofile_soft;
 
 /* Runs until stopped; returns the process exit status. */
 int daemon_run(const daemon_opts_t *opts);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cotaskd: command line. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "reload-state.h"
 
 #define DEFAULT_CONFIG "/etc/cotaskd/cotaskd.conf"
 #define VERSION "0.1.0"
@@ -22,6 +24,8 @@ static void help(FILE *f) {
                 "      --dump-config        print the effective configuration, defaults included\n"
                 "      --log-level LEVEL    debug|info|notice|warning|err (overrides the file)\n"
                 "      --log-format FORMAT  auto|journal|logfmt|json (overrides the file)\n"
+                "      --reload PID         send SIGHUP to the cotaskd PID and wait until it has\n"
+                "                           applied (exit 0) or rejected (exit 1) the configuration\n"
                 "      --version            print the version\n"
                 "  -h, --help               this text\n"
                 "\n"
@@ -49,14 +53,48 @@ static int check_or_dump(const char *path, bool dump) {
         return r < 0 ? EXIT_CONFIG : 0;
 }
 
+/* --reload PID, for ExecReload=: systemd's own timeout bounds the wait. */
+static int reload_and_wait(const char *arg) {
+        char *end;
+        long pid;
+        int r;
+
+        errno = 0;
+        pid = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || pid <= 0 || pid != (pid_t) pid) {
+                fprintf(stderr, "cotaskd: --reload: '%s' is not a process id\n", arg);
+                return EXIT_USAGE;
+        }
+        r = reload_state_request((pid_t) pid, CO_USEC_INFINITY);
+        switch (r) {
+        case 0:
+                return 0;
+        case -EPROTO:
+                fprintf(stderr, "cotaskd: reload rejected: the configuration is invalid (the log says where); "
+                        "the old one stays in force\n");
+                break;
+        case -ENOENT:
+                fprintf(stderr, "cotaskd: --reload: no reload state to watch: $RUNTIME_DIRECTORY must be the "
+                        "daemon's (RuntimeDirectory= in the unit)\n");
+                break;
+        case -ESRCH:
+                fprintf(stderr, "cotaskd: --reload: process %ld is gone\n", pid);
+                break;
+        default:
+                fprintf(stderr, "cotaskd: --reload %ld: %s\n", pid, strerror(-r));
+        }
+        return EXIT_CONFIG;
+}
+
 int main(int argc, char **argv) {
-        enum { OPT_CHECK = 256, OPT_DUMP, OPT_LEVEL, OPT_FORMAT, OPT_VERSION };
+        enum { OPT_CHECK = 256, OPT_DUMP, OPT_LEVEL, OPT_FORMAT, OPT_RELOAD, OPT_VERSION };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "check-config", no_argument, NULL, OPT_CHECK },
                 { "dump-config", no_argument, NULL, OPT_DUMP },
                 { "log-level", required_argument, NULL, OPT_LEVEL },
                 { "log-format", required_argument, NULL, OPT_FORMAT },
+                { "reload", required_argument, NULL, OPT_RELOAD },
                 { "version", no_argument, NULL, OPT_VERSION },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -96,6 +134,8 @@ int main(int argc, char **argv) {
                         opts.log_format = (int) format;
                         break;
                 }
+                case OPT_RELOAD:
+                        return reload_and_wait(optarg);
                 case OPT_VERSION:
                         printf("cotaskd %s\n", VERSION);
                         return 0;

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -138,7 +139,10 @@ static void start(daemon_proc_t *d, const char *watchdog_usec) {
         d->pid = fork();
         assert_true(d->pid >= 0);
         if (d->pid == 0) {
+                /* A failed assertion must not leave a daemon behind. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 setenv("NOTIFY_SOCKET", notify_path, 1);
+                setenv("RUNTIME_DIRECTORY", d->dir, 1);
                 if (watchdog_usec) {
                         char pid[16];
 
@@ -318,6 +322,61 @@ static void echo_once(int fd, int i) {
 /* Every broken file of the corpus, sent by SIGHUP to a running daemon: it
  * keeps the old configuration, and an echo client connected all along
  * loses nothing. */
+/* cotaskd --reload PID returns only once the reload has been applied (a
+ * task the new configuration adds already listens) or rejected. */
+static void test_daemon_reload_waits_until_applied(void **state) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        unsigned port1 = free_port(), port2 = free_port();
+        char text[256], pid[16], state_path[128], *out = NULL;
+        char *const reload[] = { (char *) cotaskd(), (char *) "--reload", pid, NULL };
+        daemon_proc_t d;
+        int fd;
+
+        setup_dir(&d);
+        snprintf(text, sizeof text, "[task one]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\n", port1);
+        write_conf(&d, text);
+        start(&d, NULL);
+        expect_notify(&d, "READY=1");
+        snprintf(pid, sizeof pid, "%d", (int) d.pid);
+        snprintf(state_path, sizeof state_path, "%s/reload-state", d.dir);
+        assert_int_equal(access(state_path, F_OK), 0);
+
+        /* Without the daemon's runtime directory there is nothing to wait on. */
+        unsetenv("RUNTIME_DIRECTORY");
+        assert_int_equal(run_sync(reload, &out), 1);
+        assert_non_null(strstr(out, "RUNTIME_DIRECTORY"));
+        free(out);
+        setenv("RUNTIME_DIRECTORY", d.dir, 1);
+
+        snprintf(text, sizeof text, "[task one]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\n"
+                 "[task two]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\n", port1, port2);
+        write_conf(&d, text);
+        assert_int_equal(run_sync(reload, NULL), 0);
+        /* No retry: listening is part of "applied". */
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sa.sin_port = htons((uint16_t) port2);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        echo_once(fd, 1);
+        expect_notify(&d, "RELOADING=1");
+        expect_notify(&d, "READY=1");
+
+        write_conf(&d, "[task one]\ntype = tcp-echo\nlisten = nowhere\n");
+        assert_int_equal(run_sync(reload, &out), 1);
+        assert_non_null(strstr(out, "rejected"));
+        free(out);
+        echo_once(fd, 2);
+        close(fd);
+
+        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--reload", (char *) "12x", NULL },
+                                  NULL), 2);
+        assert_int_equal(finish(&d, true), 0);
+        /* A stale state file must never answer for a later daemon. */
+        assert_int_equal(access(state_path, F_OK), -1);
+        assert_int_equal(run_sync(reload, &out), 1);
+        free(out);
+        unsetenv("RUNTIME_DIRECTORY");
+}
+
 static void test_daemon_broken_reloads_keep_serving(void **state) {
         const char *data = getenv("COTASK_TESTDATA") ?: "tests/data/conf";
         char good[256], path[512], *log;
@@ -504,6 +563,7 @@ int main(void) {
                 cmocka_unit_test(test_daemon_command_line),
                 cmocka_unit_test(test_daemon_dump_config_round_trip),
                 cmocka_unit_test(test_daemon_notify_sequence_and_reload),
+                cmocka_unit_test(test_daemon_reload_waits_until_applied),
                 cmocka_unit_test(test_daemon_gives_up_and_exits_4),
                 cmocka_unit_test(test_daemon_gives_up_and_stays_up),
                 cmocka_unit_test(test_daemon_broken_reloads_keep_serving),
