@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 
-/* The schema: every section's keys with their kind, default, range and help
- * text, and the kinds themselves (parse, format back, compare, free). A
- * default is written as conf text and goes through the same parser as a
- * user's value, so the table cannot disagree with what a file may say, and
- * conf_dump() prints defaults the way a user would write them. */
+/* The schema: the keys of [daemon] and of every task with their kind,
+ * default, range and help text (each task type's own keys are in its file in
+ * daemon/tasks/), and the kinds themselves (parse, format back, compare,
+ * free). A default is written as conf text and goes through the same parser
+ * as a user's value, so the table cannot disagree with what a file may say,
+ * and conf_dump() prints defaults the way a user would write them. */
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <syslog.h>
 
 #include "conf.h"
+#include "tasks/tasks.h"
 
 /* ---- kinds ----------------------------------------------------------- */
 
@@ -35,6 +38,13 @@ static int enum_format(const conf_key_t *k, const void *p, FILE *f) {
                 if (e->value == *(const int *) p)
                         return fputs(e->name, f) < 0 ? -EIO : 0;
         return -EINVAL;
+}
+
+static int enum_list(const conf_key_t *k, FILE *f) {
+        for (const conf_enum_entry_t *e = k->entries; e->name; e++)
+                if (fprintf(f, "%s%s", e == k->entries ? "" : ", ", e->name) < 0)
+                        return -EIO;
+        return 0;
 }
 
 static bool int_equal(const conf_key_t *k, const void *a, const void *b) {
@@ -60,7 +70,7 @@ static int uint_parse(const conf_key_t *k, const char *s, void *p, const char **
         *ret_expected = "a whole number";
         if (conf_parse_uint64(s, &v) < 0)
                 return -EINVAL;
-        if (v < k->min || v > k->max)
+        if (v < k->min || v > (k->max && k->max < UINT_MAX ? k->max : UINT_MAX))
                 return -ERANGE;
         *(unsigned *) p = (unsigned) v;
         return 0;
@@ -80,7 +90,7 @@ static int duration_parse(const conf_key_t *k, const char *s, void *p, const cha
         *ret_expected = "a duration (e.g. 0, 250ms, 5s, 2min, 1h30min)";
         if (conf_parse_duration(s, &v) < 0)
                 return -EINVAL;
-        if (v < k->min || v > k->max)
+        if (v < k->min || (k->max && v > k->max))
                 return -ERANGE;
         *(co_usec_t *) p = v;
         return 0;
@@ -111,7 +121,7 @@ static int intensity_parse(const conf_key_t *k, const char *s, void *p, const ch
         burst[slash - s] = '\0';
         if (conf_parse_uint64(burst, &n) < 0 || conf_parse_duration(slash + 1, &d) < 0)
                 return -EINVAL;
-        if (n > k->max || d == 0)
+        if ((k->max && n > k->max) || n > UINT_MAX || d == 0)
                 return -ERANGE;
         in->burst = (unsigned) n;
         in->interval_usec = d;
@@ -278,16 +288,62 @@ static void listen_done(void *p) {
         conf_listen_done(p);
 }
 
-static const conf_kind_t kind_enum = { "enum", enum_parse, enum_format, int_equal, NULL };
-static const conf_kind_t kind_bool = { "bool", bool_parse, bool_format, bool_equal, NULL };
-static const conf_kind_t kind_uint = { "uint", uint_parse, uint_format, uint_equal, NULL };
-static const conf_kind_t kind_duration = { "duration", duration_parse, duration_format, duration_equal, NULL };
-static const conf_kind_t kind_intensity = { "intensity", intensity_parse, intensity_format, intensity_equal, NULL };
-static const conf_kind_t kind_argv = { "argv", argv_parse, strv_format, strv_equal, strv_done };
-static const conf_kind_t kind_env = { "environment", env_parse, strv_format, strv_equal, strv_done };
-static const conf_kind_t kind_path = { "path", path_parse, path_format, path_equal, path_done };
-static const conf_kind_t kind_signal = { "signal", signal_parse, signal_format, int_equal, NULL };
-static const conf_kind_t kind_listen = { "listen", listen_parse, listen_format, listen_equal, listen_done };
+/* Any text; inih drops the blanks around a value, so it round-trips as is. */
+static int string_parse(const conf_key_t *k, const char *s, void *p, const char **ret_expected) {
+        char *copy = strdup(s);
+
+        if (!copy)
+                return -ENOMEM;
+        free(*(char **) p);
+        *(char **) p = copy;
+        return 0;
+}
+
+static int task_type_parse(const conf_key_t *k, const char *s, void *p, const char **ret_expected) {
+        const task_type_t *t = task_type_find(s);
+
+        *ret_expected = NULL;   /* the caller lists the types */
+        if (!t)
+                return -EINVAL;
+        *(const task_type_t **) p = t;
+        return 0;
+}
+
+static int task_type_format(const conf_key_t *k, const void *p, FILE *f) {
+        const task_type_t *t = *(const task_type_t *const *) p;
+
+        return fputs(t ? t->name : "", f) < 0 ? -EIO : 0;
+}
+
+static bool task_type_equal(const conf_key_t *k, const void *a, const void *b) {
+        return *(const task_type_t *const *) a == *(const task_type_t *const *) b;
+}
+
+static int task_type_list(const conf_key_t *k, FILE *f) {
+        const task_type_t *t;
+
+        for (size_t i = 0; (t = task_type_get(i)); i++)
+                if (fprintf(f, "%s%s", i ? ", " : "", t->name) < 0)
+                        return -EIO;
+        return 0;
+}
+
+const conf_kind_t conf_kind_enum = { "enum", enum_parse, enum_format, int_equal, NULL, enum_list };
+const conf_kind_t conf_kind_bool = { "bool", bool_parse, bool_format, bool_equal, NULL, NULL };
+const conf_kind_t conf_kind_uint = { "uint", uint_parse, uint_format, uint_equal, NULL, NULL };
+const conf_kind_t conf_kind_duration = { "duration", duration_parse, duration_format, duration_equal, NULL, NULL };
+const conf_kind_t conf_kind_intensity = {
+        "intensity", intensity_parse, intensity_format, intensity_equal, NULL, NULL,
+};
+const conf_kind_t conf_kind_argv = { "argv", argv_parse, strv_format, strv_equal, strv_done, NULL };
+const conf_kind_t conf_kind_env = { "environment", env_parse, strv_format, strv_equal, strv_done, NULL };
+const conf_kind_t conf_kind_path = { "path", path_parse, path_format, path_equal, path_done, NULL };
+const conf_kind_t conf_kind_string = { "string", string_parse, path_format, path_equal, path_done, NULL };
+const conf_kind_t conf_kind_signal = { "signal", signal_parse, signal_format, int_equal, NULL, NULL };
+const conf_kind_t conf_kind_listen = { "listen", listen_parse, listen_format, listen_equal, listen_done, NULL };
+const conf_kind_t conf_kind_task_type = {
+        "type", task_type_parse, task_type_format, task_type_equal, NULL, task_type_list,
+};
 
 /* ---- the table --------------------------------------------------------- */
 
@@ -302,10 +358,6 @@ const conf_enum_entry_t conf_log_formats[] = {
 static const conf_enum_entry_t watchdogs[] = {
         { "auto", CONF_WATCHDOG_AUTO }, { "off", CONF_WATCHDOG_OFF }, {},
 };
-const conf_enum_entry_t conf_task_types[] = {
-        { "heartbeat", CONF_TASK_HEARTBEAT }, { "exec", CONF_TASK_EXEC },
-        { "tcp-echo", CONF_TASK_TCP_ECHO }, {},
-};
 static const conf_enum_entry_t restarts[] = {
         { "always", CONF_RESTART_ALWAYS }, { "on-failure", CONF_RESTART_ON_FAILURE },
         { "never", CONF_RESTART_NEVER }, {},
@@ -318,70 +370,39 @@ static const conf_enum_entry_t give_ups[] = {
 #define T(field) offsetof(conf_task_t, field)
 #define FOREVER UINT64_MAX
 
-const conf_key_t conf_keys[] = {
-        { CONF_SECTION_DAEMON, "log_level", &kind_enum, "info", .entries = conf_log_levels,
+const conf_key_t conf_daemon_keys[] = {
+        { "log_level", &conf_kind_enum, "info", .entries = conf_log_levels,
           .offset = D(log_level), .help = "Least severe level logged: debug, info, notice, warning, err." },
-        { CONF_SECTION_DAEMON, "log_format", &kind_enum, "auto", .entries = conf_log_formats,
+        { "log_format", &conf_kind_enum, "auto", .entries = conf_log_formats,
           .offset = D(log_format),
           .help = "auto (journal under systemd, else logfmt), journal, logfmt or json." },
-        { CONF_SECTION_DAEMON, "shutdown_timeout", &kind_duration, "10s", .max = FOREVER,
+        { "shutdown_timeout", &conf_kind_duration, "10s", .max = FOREVER,
           .offset = D(shutdown_timeout_usec),
           .help = "How long tasks get to finish on SIGTERM before the exit is forced (exit 3)." },
-        { CONF_SECTION_DAEMON, "watchdog", &kind_enum, "auto", .entries = watchdogs,
+        { "watchdog", &conf_kind_enum, "auto", .entries = watchdogs,
           .offset = D(watchdog), .help = "auto: send WATCHDOG=1 when systemd sets WatchdogSec=; off: never." },
-
-        { CONF_SECTION_TASK, "type", &kind_enum, NULL, .required = true, .entries = conf_task_types,
-          .offset = T(type), .help = "What the task runs: heartbeat, exec or tcp-echo. Required." },
-        { CONF_SECTION_TASK, "restart", &kind_enum, "on-failure", .entries = restarts,
-          .offset = T(restart), .help = "When to restart the task: always, on-failure or never." },
-        { CONF_SECTION_TASK, "restart_delay", &kind_duration, "100ms", .max = FOREVER,
-          .offset = T(restart_delay_usec), .help = "First delay before a restart; doubles each time." },
-        { CONF_SECTION_TASK, "restart_delay_max", &kind_duration, "30s", .max = FOREVER,
-          .offset = T(restart_delay_max_usec), .help = "Ceiling of the doubling delay (>= restart_delay)." },
-        { CONF_SECTION_TASK, "restart_intensity", &kind_intensity, "5/10s", .max = 1000000,
-          .offset = T(restart_intensity),
-          .help = "N/DURATION: past N restarts within DURATION the task gives up." },
-        { CONF_SECTION_TASK, "on_give_up", &kind_enum, "stop", .entries = give_ups,
-          .offset = T(on_give_up),
-          .help = "stop: mark the task failed; exit: the daemon exits 4 (systemd restarts it)." },
-        { CONF_SECTION_TASK, "enabled", &kind_bool, "yes", .offset = T(enabled),
-          .help = "no: keep the section but do not run the task." },
-
-        { CONF_SECTION_HEARTBEAT, "interval", &kind_duration, "30s", .min = 1, .max = FOREVER,
-          .offset = T(heartbeat.interval_usec), .help = "Time between two heartbeat records (> 0)." },
-
-        { CONF_SECTION_EXEC, "command", &kind_argv, NULL, .required = true, .offset = T(exec.argv),
-          .help = "Program and arguments; '...' and \"...\" quote, \\ escapes; no shell. Required." },
-        { CONF_SECTION_EXEC, "working_directory", &kind_path, "", .offset = T(exec.working_directory),
-          .help = "Absolute directory to run in; empty: the daemon's." },
-        { CONF_SECTION_EXEC, "environment", &kind_env, "", .offset = T(exec.environment),
-          .help = "NAME=value pairs added to the daemon's environment, quoted as command." },
-        { CONF_SECTION_EXEC, "stop_signal", &kind_signal, "SIGTERM", .offset = T(exec.stop_signal),
-          .help = "Signal asking the program to stop (SIGKILL follows after stop_timeout)." },
-        { CONF_SECTION_EXEC, "stop_timeout", &kind_duration, "5s", .max = FOREVER,
-          .offset = T(exec.stop_timeout_usec), .help = "How long to wait after stop_signal before SIGKILL." },
-
-        { CONF_SECTION_TCP_ECHO, "listen", &kind_listen, NULL, .required = true,
-          .offset = T(tcp_echo.listen),
-          .help = "host:port, [IPv6]:port, or systemd:NAME for a socket from systemd. Required." },
-        { CONF_SECTION_TCP_ECHO, "max_connections", &kind_uint, "1024", .min = 1, .max = 1000000,
-          .offset = T(tcp_echo.max_connections), .help = "Connections served at once; more wait in the backlog." },
-        { CONF_SECTION_TCP_ECHO, "idle_timeout", &kind_duration, "5min", .max = FOREVER,
-          .offset = T(tcp_echo.idle_timeout_usec), .help = "Close a connection silent this long; 0: never." },
+        {},
 };
 
-const size_t conf_n_keys = sizeof conf_keys / sizeof conf_keys[0];
-
-conf_section_kind_t conf_section_of_type(conf_task_type_t t) {
-        switch (t) {
-        case CONF_TASK_HEARTBEAT:
-                return CONF_SECTION_HEARTBEAT;
-        case CONF_TASK_EXEC:
-                return CONF_SECTION_EXEC;
-        default:
-                return CONF_SECTION_TCP_ECHO;
-        }
-}
+const conf_key_t conf_task_keys[] = {
+        { "type", &conf_kind_task_type, NULL, .required = true,
+          .offset = T(type), .help = "What the task runs: heartbeat, exec or tcp-echo. Required." },
+        { "restart", &conf_kind_enum, "on-failure", .entries = restarts,
+          .offset = T(restart), .help = "When to restart the task: always, on-failure or never." },
+        { "restart_delay", &conf_kind_duration, "100ms", .max = FOREVER,
+          .offset = T(restart_delay_usec), .help = "First delay before a restart; doubles each time." },
+        { "restart_delay_max", &conf_kind_duration, "30s", .max = FOREVER,
+          .offset = T(restart_delay_max_usec), .help = "Ceiling of the doubling delay (>= restart_delay)." },
+        { "restart_intensity", &conf_kind_intensity, "5/10s", .max = 1000000,
+          .offset = T(restart_intensity),
+          .help = "N/DURATION: past N restarts within DURATION the task gives up." },
+        { "on_give_up", &conf_kind_enum, "stop", .entries = give_ups,
+          .offset = T(on_give_up),
+          .help = "stop: mark the task failed; exit: the daemon exits 4 (systemd restarts it)." },
+        { "enabled", &conf_kind_bool, "yes", .offset = T(enabled),
+          .help = "no: keep the section but do not run the task." },
+        {},
+};
 
 /* ---- values -------------------------------------------------------------- */
 
@@ -690,8 +711,4 @@ const char *conf_log_level_to_string(int priority) {
 
 const char *conf_log_format_to_string(conf_log_format_t f) {
         return enum_name(conf_log_formats, (int) f);
-}
-
-const char *conf_task_type_to_string(conf_task_type_t t) {
-        return enum_name(conf_task_types, (int) t);
 }

@@ -27,6 +27,7 @@
 #include <ini.h>
 
 #include "conf.h"
+#include "tasks/tasks.h"
 
 typedef struct raw_value {
         char *key;
@@ -378,21 +379,22 @@ static int read_dropins(loader_t *ld, const char *path) {
 
 /* ---- building ------------------------------------------------------------- */
 
-static const conf_key_t *key_find(conf_section_kind_t section, const char *name) {
-        for (size_t i = 0; i < conf_n_keys; i++)
-                if (conf_keys[i].section == section && strcmp(conf_keys[i].name, name) == 0)
-                        return &conf_keys[i];
+/* KEYS: a table up to its NULL name, or NULL (a type without keys). */
+static const conf_key_t *key_find(const conf_key_t *keys, const char *name) {
+        for (const conf_key_t *k = keys; k && k->name; k++)
+                if (strcmp(k->name, name) == 0)
+                        return k;
         return NULL;
 }
 
-static void apply_defaults(loader_t *ld, conf_section_kind_t section, void *base) {
-        for (size_t i = 0; i < conf_n_keys; i++) {
-                const conf_key_t *k = &conf_keys[i];
+static void apply_defaults(loader_t *ld, const conf_key_t *keys, void *base) {
+        for (const conf_key_t *k = keys; k && k->name; k++) {
                 const char *expected;
 
-                if (k->section == section && k->def &&
-                    k->kind->parse(k, k->def, (char *) base + k->offset, &expected) < 0)
-                        ld->oom = true;         /* defaults are valid: only ENOMEM */
+                /* Defaults are valid (task_type_register() checks a
+                 * type's): only ENOMEM. */
+                if (k->def && k->kind->parse(k, k->def, (char *) base + k->offset, &expected) < 0)
+                        ld->oom = true;
         }
 }
 
@@ -406,28 +408,31 @@ static void bad_value(loader_t *ld, const conf_key_t *k, const raw_value_t *v, i
         if (r == -ERANGE) {
                 char lo[64], hi[64];
 
-                if (strcmp(k->kind->name, "duration") == 0) {
+                if (k->kind == &conf_kind_duration) {
                         conf_format_duration(k->min, lo, sizeof lo);
                         conf_format_duration(k->max, hi, sizeof hi);
                 } else {
                         snprintf(lo, sizeof lo, "%" PRIu64, k->min);
                         snprintf(hi, sizeof hi, "%" PRIu64, k->max);
                 }
-                if (k->max == UINT64_MAX)
+                if (k->max == 0 || k->max == UINT64_MAX)
                         snprintf(range, sizeof range, "at least %s", lo);
                 else
                         snprintf(range, sizeof range, "%s..%s", lo, hi);
                 add_error(ld, v->file, v->line, "value '%s' for '%s' is out of range (%s)", v->value, k->name, range);
                 return;
         }
-        if (!expected) {
-                /* An enum: list what it takes. */
-                size_t off = 0;
+        if (!expected && k->kind->list) {
+                /* An enum or the type: list what it takes. */
+                FILE *f = fmemopen(range, sizeof range, "w");
 
-                range[0] = '\0';
-                for (const conf_enum_entry_t *e = k->entries; e->name && off < sizeof range; e++)
-                        off += (size_t) snprintf(range + off, sizeof range - off, "%s%s",
-                                                 e == k->entries ? "" : ", ", e->name);
+                if (!f) {
+                        ld->oom = true;
+                        return;
+                }
+                (void) k->kind->list(k, f);     /* a long list is cut short */
+                fclose(f);
+                range[sizeof range - 1] = '\0';
                 add_error(ld, v->file, v->line, "bad value '%s' for '%s': expected one of %s", v->value, k->name, range);
                 return;
         }
@@ -453,7 +458,7 @@ static const raw_value_t *raw_find(const raw_section_t *s, const char *key) {
 static void build_daemon(loader_t *ld, const raw_section_t *s, conf_daemon_t *d) {
         for (size_t i = 0; i < s->n_values; i++) {
                 const raw_value_t *v = &s->values[i];
-                const conf_key_t *k = key_find(CONF_SECTION_DAEMON, v->key);
+                const conf_key_t *k = key_find(conf_daemon_keys, v->key);
 
                 if (!k)
                         add_error(ld, v->file, v->line, "unknown key '%s' in [daemon]", v->key);
@@ -462,11 +467,13 @@ static void build_daemon(loader_t *ld, const raw_section_t *s, conf_daemon_t *d)
         }
 }
 
-/* The type section other than OWN where KEY belongs, if any. */
+/* The first task type that has KEY, if any. */
 static const char *key_type_elsewhere(const char *key) {
-        for (int t = 0; t < _CONF_TASK_TYPE_MAX; t++)
-                if (key_find(conf_section_of_type((conf_task_type_t) t), key))
-                        return conf_task_type_to_string((conf_task_type_t) t);
+        const task_type_t *t;
+
+        for (size_t i = 0; (t = task_type_get(i)); i++)
+                if (key_find(t->keys, key))
+                        return t->name;
         return NULL;
 }
 
@@ -479,13 +486,21 @@ static void build_task(loader_t *ld, const raw_section_t *s, conf_task_t *t) {
         t->line = s->line;
         if (!t->name)
                 ld->oom = true;
-        apply_defaults(ld, CONF_SECTION_TASK, t);
+        apply_defaults(ld, conf_task_keys, t);
         if (!type)
                 add_error(ld, s->file, s->line, "missing 'type' for [task %s]", s->name);
         else
-                typed = parse_value(ld, key_find(CONF_SECTION_TASK, "type"), type, t);
-        if (typed)
-                apply_defaults(ld, conf_section_of_type(t->type), t);
+                typed = parse_value(ld, key_find(conf_task_keys, "type"), type, t);
+        if (typed) {
+                /* Zeroed, as the rest of conf_task_t: kinds free the old
+                 * value when they parse a new one. */
+                t->type_conf = calloc(1, t->type->conf_size ?: 1);
+                if (!t->type_conf) {
+                        ld->oom = true;
+                        return;
+                }
+                apply_defaults(ld, t->type->keys, t->type_conf);
+        }
 
         for (size_t i = 0; i < s->n_values; i++) {
                 const conf_key_t *k;
@@ -494,28 +509,24 @@ static void build_task(loader_t *ld, const raw_section_t *s, conf_task_t *t) {
                 v = &s->values[i];
                 if (v == type)
                         continue;
-                k = key_find(CONF_SECTION_TASK, v->key);
-                if (!k && typed)
-                        k = key_find(conf_section_of_type(t->type), v->key);
-                if (k)
+                if ((k = key_find(conf_task_keys, v->key)))
                         parse_value(ld, k, v, t);
+                else if (typed && (k = key_find(t->type->keys, v->key)))
+                        parse_value(ld, k, v, t->type_conf);
                 else if ((other = key_type_elsewhere(v->key))) {
                         if (typed)
                                 add_error(ld, v->file, v->line, "key '%s' is for type '%s', not '%s'", v->key,
-                                          other, conf_task_type_to_string(t->type));
+                                          other, t->type->name);
                 } else
                         add_error(ld, v->file, v->line, "unknown key '%s'", v->key);
         }
 
         if (!typed)
                 return;
-        for (size_t i = 0; i < conf_n_keys; i++) {
-                const conf_key_t *k = &conf_keys[i];
-
-                if (k->section == conf_section_of_type(t->type) && k->required && !raw_find(s, k->name))
+        for (const conf_key_t *k = t->type->keys; k && k->name; k++)
+                if (k->required && !raw_find(s, k->name))
                         add_error(ld, s->file, s->line, "missing '%s' for [task %s] of type '%s'", k->name,
-                                  s->name, conf_task_type_to_string(t->type));
-        }
+                                  s->name, t->type->name);
         if (t->restart_delay_max_usec < t->restart_delay_usec) {
                 char a[64], b[64];
 
@@ -527,10 +538,17 @@ static void build_task(loader_t *ld, const raw_section_t *s, conf_task_t *t) {
         }
 }
 
+static void keys_done(const conf_key_t *keys, void *base) {
+        for (const conf_key_t *k = keys; base && k && k->name; k++)
+                if (k->kind->done)
+                        k->kind->done((char *) base + k->offset);
+}
+
 static void task_done(conf_task_t *t) {
-        for (size_t i = 0; i < conf_n_keys; i++)
-                if (conf_keys[i].section != CONF_SECTION_DAEMON && conf_keys[i].kind->done)
-                        conf_keys[i].kind->done((char *) t + conf_keys[i].offset);
+        keys_done(conf_task_keys, t);
+        if (t->type)
+                keys_done(t->type->keys, t->type_conf);
+        free(t->type_conf);
         free(t->name);
 }
 
@@ -583,7 +601,7 @@ int conf_load(const char *path, conf_t **ret_conf, conf_errors_t **ret_errors) {
         c->tasks = calloc(ld.n_sections, sizeof *c->tasks);
         if (ld.n_sections > 0 && !c->tasks)
                 goto out;
-        apply_defaults(&ld, CONF_SECTION_DAEMON, &c->daemon);
+        apply_defaults(&ld, conf_daemon_keys, &c->daemon);
         for (size_t i = 0; i < ld.n_sections; i++)
                 if (ld.sections[i].is_task)
                         build_task(&ld, &ld.sections[i], &c->tasks[c->n_tasks++]);
@@ -657,29 +675,34 @@ const conf_task_t *conf_task_by_name(const conf_t *c, const char *name) {
         return NULL;
 }
 
-bool conf_task_equal(const conf_task_t *a, const conf_task_t *b) {
-        if (strcmp(a->name, b->name) != 0 || a->type != b->type)
-                return false;
-        for (size_t i = 0; i < conf_n_keys; i++) {
-                const conf_key_t *k = &conf_keys[i];
-
-                if ((k->section == CONF_SECTION_TASK || k->section == conf_section_of_type(a->type)) &&
-                    !k->kind->equal(k, (const char *) a + k->offset, (const char *) b + k->offset))
+static bool keys_equal(const conf_key_t *keys, const void *a, const void *b) {
+        for (const conf_key_t *k = keys; k && k->name; k++)
+                if (!k->kind->equal(k, (const char *) a + k->offset, (const char *) b + k->offset))
                         return false;
-        }
         return true;
 }
 
-static int dump_section(conf_section_kind_t section, const void *base, FILE *f) {
-        for (size_t i = 0; i < conf_n_keys; i++) {
-                const conf_key_t *k = &conf_keys[i];
+bool conf_task_equal(const conf_task_t *a, const conf_task_t *b) {
+        return strcmp(a->name, b->name) == 0 && a->type == b->type && keys_equal(conf_task_keys, a, b) &&
+                keys_equal(a->type->keys, a->type_conf, b->type_conf);
+}
+
+const void *conf_task_value(const conf_task_t *t, const char *key) {
+        const conf_key_t *k = key_find(conf_task_keys, key);
+
+        if (k)
+                return (const char *) t + k->offset;
+        k = key_find(t->type->keys, key);
+        return k ? (const char *) t->type_conf + k->offset : NULL;
+}
+
+static int dump_keys(const conf_key_t *keys, const void *base, FILE *f) {
+        for (const conf_key_t *k = keys; k && k->name; k++) {
                 char *text = NULL;
                 size_t size = 0;
                 FILE *m;
                 int r;
 
-                if (k->section != section)
-                        continue;
                 m = open_memstream(&text, &size);
                 if (!m)
                         return -ENOMEM;
@@ -700,15 +723,15 @@ int conf_dump(const conf_t *c, FILE *f) {
 
         if (fputs("[daemon]\n", f) < 0)
                 return -EIO;
-        r = dump_section(CONF_SECTION_DAEMON, &c->daemon, f);
+        r = dump_keys(conf_daemon_keys, &c->daemon, f);
         for (size_t i = 0; r >= 0 && i < c->n_tasks; i++) {
                 const conf_task_t *t = &c->tasks[i];
 
                 if (fprintf(f, "\n[task %s]\n", t->name) < 0)
                         return -EIO;
-                r = dump_section(CONF_SECTION_TASK, t, f);
+                r = dump_keys(conf_task_keys, t, f);
                 if (r >= 0)
-                        r = dump_section(conf_section_of_type(t->type), t, f);
+                        r = dump_keys(t->type->keys, t->type_conf, f);
         }
         if (r >= 0 && fflush(f) != 0)
                 r = -EIO;

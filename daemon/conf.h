@@ -2,8 +2,10 @@
 #pragma once
 
 /* The configuration: a main INI file plus conf.d/NAME.conf drop-ins beside it,
- * parsed, merged (later wins, per key), validated against the schema in
- * conf-schema.c and turned into typed structs the supervisor reads.
+ * parsed, merged (later wins, per key), validated against the schema and
+ * turned into typed structs the supervisor reads. The schema is the keys of
+ * [daemon] and of every task, in conf-schema.c, and each task type's own
+ * keys, in its file in daemon/tasks/ (see tasks.h).
  *
  * Loading never stops at the first problem: every error found is collected,
  * each with the file and line it is about, so --check-config and a failed
@@ -22,13 +24,6 @@ typedef enum conf_log_format {
         CONF_LOG_FORMAT_LOGFMT,
         CONF_LOG_FORMAT_JSON,
 } conf_log_format_t;
-
-typedef enum conf_task_type {
-        CONF_TASK_HEARTBEAT,
-        CONF_TASK_EXEC,
-        CONF_TASK_TCP_ECHO,
-        _CONF_TASK_TYPE_MAX,
-} conf_task_type_t;
 
 typedef enum conf_restart {
         CONF_RESTART_ALWAYS,
@@ -66,9 +61,12 @@ typedef struct conf_listen {
         char *fd_name;
 } conf_listen_t;
 
+/* A task type (daemon/tasks/tasks.h): what "type = NAME" names. */
+typedef struct task_type task_type_t;
+
 typedef struct conf_task {
         char *name;
-        conf_task_type_t type;
+        const task_type_t *type;
         conf_restart_t restart;
         co_usec_t restart_delay_usec;
         co_usec_t restart_delay_max_usec;
@@ -76,22 +74,10 @@ typedef struct conf_task {
         conf_give_up_t on_give_up;
         bool enabled;
 
-        /* Only the member of the task's type is filled in. */
-        struct {
-                co_usec_t interval_usec;
-        } heartbeat;
-        struct {
-                char **argv;                    /* NULL-terminated, argv[0] set */
-                char *working_directory;        /* NULL: inherit */
-                char **environment;             /* NULL-terminated "NAME=value" */
-                int stop_signal;
-                co_usec_t stop_timeout_usec;
-        } exec;
-        struct {
-                conf_listen_t listen;
-                unsigned max_connections;
-                co_usec_t idle_timeout_usec;    /* 0: none */
-        } tcp_echo;
+        /* The type's own keys, in the struct its file declares
+         * (type->conf_size bytes); its run function reads it with
+         * TASK_CONF() (tasks.h). */
+        void *type_conf;
 
         /* Where the task was first declared, for messages. */
         const char *file;
@@ -125,6 +111,11 @@ const conf_task_t *conf_task_by_name(const conf_t *c, const char *name);
 /* For a reload: same type and every key equal (file/line do not count). */
 bool conf_task_equal(const conf_task_t *a, const conf_task_t *b);
 
+/* The value of KEY, a key of every task or of T's type, as its kind stores
+ * it (see the kinds below); NULL if T has no such key. For code that does
+ * not know the type's struct: the tests, the supervisor. */
+const void *conf_task_value(const conf_task_t *t, const char *key);
+
 /* The effective configuration, defaults included, in conf-file syntax that
  * conf_load() reads back to an equal configuration. */
 int conf_dump(const conf_t *c, FILE *f);
@@ -135,19 +126,10 @@ const conf_error_t *conf_errors_get(const conf_errors_t *e, size_t i);
 /* One "PATH:LINE: message" line each ("PATH: message" for line 0). */
 int conf_errors_print(const conf_errors_t *e, FILE *f);
 
-const char *conf_task_type_to_string(conf_task_type_t t);
 const char *conf_log_level_to_string(int priority);
 const char *conf_log_format_to_string(conf_log_format_t f);
 
-/* ---- Internal: the schema (conf-schema.c), used by conf.c -------------- */
-
-typedef enum conf_section_kind {
-        CONF_SECTION_DAEMON,
-        CONF_SECTION_TASK,      /* keys of every task */
-        CONF_SECTION_HEARTBEAT,
-        CONF_SECTION_EXEC,
-        CONF_SECTION_TCP_ECHO,
-} conf_section_kind_t;
+/* ---- The schema ---------------------------------------------------------- */
 
 typedef struct conf_enum_entry {
         const char *name;
@@ -156,20 +138,21 @@ typedef struct conf_enum_entry {
 
 typedef struct conf_kind conf_kind_t;
 
+/* One key. Tables of keys end with an entry whose name is NULL. */
 typedef struct conf_key {
-        conf_section_kind_t section;
         const char *name;
         const conf_kind_t *kind;
         const char *def;        /* parsed like a value; NULL: none */
         bool required;
-        uint64_t min, max;      /* numbers and durations (usec) */
+        uint64_t min, max;      /* numbers and durations (usec); max 0: no limit */
         const conf_enum_entry_t *entries;       /* enums */
-        size_t offset;          /* into conf_daemon_t or conf_task_t */
-        const char *help;
+        size_t offset;          /* into conf_daemon_t, conf_task_t or the type's struct */
+        const char *help;       /* one line, for the documentation */
 } conf_key_t;
 
 /* A value parser: 0, or -EINVAL with *ret_expected describing what the
- * value should have been (static), or -ERANGE (min/max of the key). */
+ * value should have been (static; NULL: "one of" what list() writes), or
+ * -ERANGE (min/max of the key). */
 struct conf_kind {
         const char *name;
         int (*parse)(const conf_key_t *k, const char *s, void *p, const char **ret_expected);
@@ -177,14 +160,32 @@ struct conf_kind {
         int (*format)(const conf_key_t *k, const void *p, FILE *f);
         bool (*equal)(const conf_key_t *k, const void *a, const void *b);
         void (*done)(void *p);
+        /* Kinds with a fixed set of values: writes them, comma-separated. */
+        int (*list)(const conf_key_t *k, FILE *f);
 };
 
-extern const conf_key_t conf_keys[];
-extern const size_t conf_n_keys;
-/* The section kind holding the type-specific keys of T. */
-conf_section_kind_t conf_section_of_type(conf_task_type_t t);
+/* The kinds, and the C type each stores at the key's offset. */
+extern const conf_kind_t
+        conf_kind_enum,         /* int, one of the key's entries */
+        conf_kind_bool,         /* bool */
+        conf_kind_uint,         /* unsigned, min..max */
+        conf_kind_duration,     /* co_usec_t, min..max */
+        conf_kind_intensity,    /* conf_intensity_t, burst at most max */
+        conf_kind_argv,         /* char **, NULL-terminated, argv[0] set */
+        conf_kind_env,          /* char **, NULL-terminated "NAME=value" */
+        conf_kind_path,         /* char *, absolute; NULL when empty */
+        conf_kind_string,       /* char *, any text (blanks around it dropped) */
+        conf_kind_signal,       /* int */
+        conf_kind_listen,       /* conf_listen_t */
+        conf_kind_task_type;    /* const task_type_t *, a name from the registry */
 
-extern const conf_enum_entry_t conf_log_levels[], conf_log_formats[], conf_task_types[];
+#define CONF_FOREVER UINT64_MAX
+
+/* The keys of [daemon] and those of every [task NAME]; a type's own keys
+ * are in its task_type_t. */
+extern const conf_key_t conf_daemon_keys[], conf_task_keys[];
+
+extern const conf_enum_entry_t conf_log_levels[], conf_log_formats[];
 
 /* Values (conf-schema.c), exported for the tests and for --log-level and
  * --log-format on the command line. */

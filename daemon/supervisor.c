@@ -60,11 +60,7 @@ static bool within_intensity(supervisor_t *s, co_usec_t now) {
 
 static int run_once(void *arg) {
         supervisor_t *s = arg;
-        const task_type_t *type = task_type_find(s->conf->type);
-
-        if (!type)
-                return -EOPNOTSUPP;
-        return type->run(s->conf);
+        return s->conf->type->run(s->conf);
 }
 
 static void log_exit(const supervisor_t *s, const co_outcome_t *o) {
@@ -93,7 +89,7 @@ static int supervise(void *arg) {
         co_usec_t delay = c->restart_delay_usec;
         /* Room for the task's own stop: exec waits stop_timeout, then kills. */
         co_task_opts_t opts = {
-                .grace_usec = (c->type == CONF_TASK_EXEC ? c->exec.stop_timeout_usec : 0) + 5 * CO_USEC_PER_SEC,
+                .grace_usec = task_stop_usec(c) + 5 * CO_USEC_PER_SEC,
         };
 
         for (;;) {
@@ -109,7 +105,7 @@ static int supervise(void *arg) {
                         return r;
                 set_state(s, SUP_RUNNING);
                 co_log_fields(CO_LOG_INFO, started, 2, "task '%s' started (%s)", c->name,
-                              conf_task_type_to_string(c->type));
+                              c->type->name);
                 r = co_task_join(t, &o);
                 if (r < 0) {
                         co_shield_t sh;

@@ -15,6 +15,7 @@
 #include "test-util.h"
 
 #include "conf.h"
+#include "tasks/tasks.h"
 
 static inline void conf_freep(conf_t **c) {
         conf_free(*c);
@@ -30,6 +31,9 @@ static inline void strv_freep(char ***v) {
         conf_strv_free(*v);
 }
 #define _cleanup_strv_ _cleanup_(strv_freep)
+
+/* A key's value, of the C type its kind stores. */
+#define VALUE(t, ctype, key) (*(const ctype *) conf_task_value((t), (key)))
 
 /* Where tests/ lives: make check runs from the top of the tree. */
 static const char *srcdir(void) {
@@ -270,7 +274,7 @@ static void test_conf_defaults(void **state) {
         assert_string_equal(t->name, "hb");
         assert_string_equal(t->file, path);
         assert_int_equal(t->line, 1);
-        assert_int_equal(t->type, CONF_TASK_HEARTBEAT);
+        assert_string_equal(t->type->name, "heartbeat");
         assert_int_equal(t->restart, CONF_RESTART_ON_FAILURE);
         assert_int_equal(t->restart_delay_usec, 100 * CO_USEC_PER_MSEC);
         assert_int_equal(t->restart_delay_max_usec, 30 * CO_USEC_PER_SEC);
@@ -278,7 +282,7 @@ static void test_conf_defaults(void **state) {
         assert_int_equal(t->restart_intensity.interval_usec, 10 * CO_USEC_PER_SEC);
         assert_int_equal(t->on_give_up, CONF_GIVE_UP_STOP);
         assert_true(t->enabled);
-        assert_int_equal(t->heartbeat.interval_usec, 30 * CO_USEC_PER_SEC);
+        assert_int_equal(VALUE(t, co_usec_t, "interval"), 30 * CO_USEC_PER_SEC);
         assert_null(conf_task(c, 1));
         assert_ptr_equal(conf_task_by_name(c, "hb"), t);
         assert_null(conf_task_by_name(c, "nope"));
@@ -331,19 +335,19 @@ static void test_conf_all_keys(void **state) {
         assert_int_equal(conf_n_tasks(c), 3);
 
         t = conf_task(c, 0);
-        assert_int_equal(t->type, CONF_TASK_EXEC);
-        assert_string_equal(t->exec.argv[0], "/bin/sh");
-        assert_string_equal(t->exec.argv[2], "echo \"a b\"; exit 3");
-        assert_string_equal(t->exec.argv[3], "x y");
-        assert_string_equal(t->exec.argv[4], "z w");
-        assert_null(t->exec.argv[5]);
-        assert_string_equal(t->exec.working_directory, "/tmp");
-        assert_string_equal(t->exec.environment[0], "A=1");
-        assert_string_equal(t->exec.environment[1], "B=two words");
-        assert_string_equal(t->exec.environment[2], "_C=q\"uote");
-        assert_null(t->exec.environment[3]);
-        assert_int_equal(t->exec.stop_signal, SIGINT);
-        assert_int_equal(t->exec.stop_timeout_usec, 250 * CO_USEC_PER_MSEC);
+        assert_string_equal(t->type->name, "exec");
+        assert_string_equal(VALUE(t, char **, "command")[0], "/bin/sh");
+        assert_string_equal(VALUE(t, char **, "command")[2], "echo \"a b\"; exit 3");
+        assert_string_equal(VALUE(t, char **, "command")[3], "x y");
+        assert_string_equal(VALUE(t, char **, "command")[4], "z w");
+        assert_null(VALUE(t, char **, "command")[5]);
+        assert_string_equal(VALUE(t, char *, "working_directory"), "/tmp");
+        assert_string_equal(VALUE(t, char **, "environment")[0], "A=1");
+        assert_string_equal(VALUE(t, char **, "environment")[1], "B=two words");
+        assert_string_equal(VALUE(t, char **, "environment")[2], "_C=q\"uote");
+        assert_null(VALUE(t, char **, "environment")[3]);
+        assert_int_equal(VALUE(t, int, "stop_signal"), SIGINT);
+        assert_int_equal(VALUE(t, co_usec_t, "stop_timeout"), 250 * CO_USEC_PER_MSEC);
         assert_int_equal(t->restart, CONF_RESTART_ALWAYS);
         assert_int_equal(t->restart_intensity.burst, 3);
         assert_int_equal(t->restart_intensity.interval_usec, 60 * CO_USEC_PER_SEC);
@@ -352,17 +356,17 @@ static void test_conf_all_keys(void **state) {
 
         t = conf_task(c, 1);
         assert_string_equal(t->name, "echo6");
-        assert_string_equal(t->tcp_echo.listen.host, "::1");
-        assert_int_equal(t->tcp_echo.listen.port, 7007);
-        assert_int_equal(t->tcp_echo.max_connections, 1000000);
-        assert_int_equal(t->tcp_echo.idle_timeout_usec, 0);
-        assert_int_equal(t->tcp_echo.max_connections, 1000000);
+        assert_string_equal(VALUE(t, conf_listen_t, "listen").host, "::1");
+        assert_int_equal(VALUE(t, conf_listen_t, "listen").port, 7007);
+        assert_int_equal(VALUE(t, unsigned, "max_connections"), 1000000);
+        assert_int_equal(VALUE(t, co_usec_t, "idle_timeout"), 0);
+        assert_int_equal(VALUE(t, unsigned, "max_connections"), 1000000);
 
         t = conf_task(c, 2);
         assert_string_equal(t->name, "sock");
-        assert_string_equal(t->tcp_echo.listen.fd_name, "echo");
-        assert_int_equal(t->tcp_echo.max_connections, 1024);
-        assert_int_equal(t->tcp_echo.idle_timeout_usec, 5 * 60 * CO_USEC_PER_SEC);
+        assert_string_equal(VALUE(t, conf_listen_t, "listen").fd_name, "echo");
+        assert_int_equal(VALUE(t, unsigned, "max_connections"), 1024);
+        assert_int_equal(VALUE(t, co_usec_t, "idle_timeout"), 5 * 60 * CO_USEC_PER_SEC);
 }
 
 static void test_conf_dropins(void **state) {
@@ -385,13 +389,13 @@ static void test_conf_dropins(void **state) {
         assert_int_equal(conf_daemon(c)->log_level, LOG_ERR);
         assert_int_equal(conf_daemon(c)->log_format, CONF_LOG_FORMAT_LOGFMT);
         t = conf_task_by_name(c, "hb");
-        assert_int_equal(t->heartbeat.interval_usec, 3 * CO_USEC_PER_SEC);
+        assert_int_equal(VALUE(t, co_usec_t, "interval"), 3 * CO_USEC_PER_SEC);
         assert_int_equal(t->restart, CONF_RESTART_NEVER);
         assert_string_equal(t->file, path);
         t = conf_task_by_name(c, "new");
         assert_non_null(t);
         assert_string_equal(t->file, d1);
-        assert_string_equal(t->exec.argv[0], "/bin/false");
+        assert_string_equal(VALUE(t, char **, "command")[0], "/bin/false");
         assert_int_equal(conf_n_tasks(c), 2);
 }
 
@@ -596,6 +600,18 @@ static char *read_text(const char *path) {
         return text;
 }
 
+static void check_documented(const char *text, const conf_key_t *keys) {
+        for (const conf_key_t *k = keys; k && k->name; k++) {
+                char want[128];
+
+                snprintf(want, sizeof want, "\n#%s = %s", k->name, k->def ?: "");
+                if (!k->def || !*k->def)
+                        snprintf(want, sizeof want, "%s =", k->name);
+                if (!strstr(text, want))
+                        fail_msg("config/cotaskd.conf lacks '%s'", want);
+        }
+}
+
 /* config/cotaskd.conf loads, documents every key with its default, runs the
  * three kinds of task, and dumps to the same. Copied, so that the checkout's
  * umask cannot make it group-writable. */
@@ -603,6 +619,7 @@ static void test_conf_default_file(void **state) {
         _cleanup_free_ char *src = NULL, *text = NULL, *path = NULL;
         _cleanup_conf_ conf_t *c = NULL;
         _cleanup_errors_ conf_errors_t *e = NULL;
+        const task_type_t *type;
 
         assert_true(asprintf(&src, "%s/config/cotaskd.conf", srcdir()) > 0);
         text = read_text(src);
@@ -612,21 +629,15 @@ static void test_conf_default_file(void **state) {
 
                 fail_msg("%s", all);
         }
-        for (size_t i = 0; i < conf_n_keys; i++) {
-                const conf_key_t *k = &conf_keys[i];
-                char want[128];
-
-                snprintf(want, sizeof want, "\n#%s = %s", k->name, k->def ?: "");
-                if (!k->def || !*k->def)
-                        snprintf(want, sizeof want, "%s =", k->name);
-                if (!strstr(text, want))
-                        fail_msg("config/cotaskd.conf lacks '%s'", want);
-        }
+        check_documented(text, conf_daemon_keys);
+        check_documented(text, conf_task_keys);
+        for (size_t i = 0; (type = task_type_get(i)); i++)
+                check_documented(text, type->keys);
         assert_int_equal(conf_n_tasks(c), 3);
-        assert_int_equal(conf_task(c, 0)->type, CONF_TASK_HEARTBEAT);
-        assert_int_equal(conf_task(c, 1)->type, CONF_TASK_EXEC);
-        assert_int_equal(conf_task(c, 2)->type, CONF_TASK_TCP_ECHO);
-        assert_string_equal(conf_task(c, 2)->tcp_echo.listen.host, "127.0.0.1");
+        assert_string_equal(conf_task(c, 0)->type->name, "heartbeat");
+        assert_string_equal(conf_task(c, 1)->type->name, "exec");
+        assert_string_equal(conf_task(c, 2)->type->name, "tcp-echo");
+        assert_string_equal(VALUE(conf_task(c, 2), conf_listen_t, "listen").host, "127.0.0.1");
         check_round_trip(path);
 }
 

@@ -154,13 +154,15 @@ typedef struct run {
 } run_t;
 
 static int exec_body(void *arg) {
-        return exec_run(arg);
+        const conf_task_t *conf = arg;
+
+        return conf->type->run(conf);
 }
 
 static int run_body(void *arg) {
         run_t *run = arg;
         _cleanup_task_ co_task_t *t = NULL;
-        co_task_opts_t opts = { .grace_usec = run->conf->exec.stop_timeout_usec + CO_USEC_PER_SEC };
+        co_task_opts_t opts = { .grace_usec = task_stop_usec(run->conf) + CO_USEC_PER_SEC };
 
         assert_int_equal(co_spawn_with(&t, "t", exec_body, (void *) run->conf, &opts), 0);
         if (run->cancel_after_line) {

@@ -136,7 +136,9 @@ static void round_trip(int fd, const char *msg) {
 }
 
 static int echo_server(void *arg) {
-        return tcp_echo_run(arg);
+        const conf_task_t *conf = arg;
+
+        return conf->type->run(conf);
 }
 
 static co_task_t *start_server(const conf_t *c) {

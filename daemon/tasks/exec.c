@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The exec task type: runs conf->exec.argv as a child process and supervises
+ * The exec task type: runs its command as a child process and supervises
  * it. Its stdout and stderr lines become log records; its exit status is the
  * run's outcome; cancelling the task stops it (stop_signal, stop_timeout,
  * SIGKILL) and reaps it, so it never leaves a zombie or an orphan.
@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,30 @@
 #define EXEC_LINE_MAX 2047
 
 extern char **environ;
+
+typedef struct exec_conf {
+        char **argv;                    /* NULL-terminated, argv[0] set */
+        char *working_directory;        /* NULL: inherit */
+        char **environment;             /* NULL-terminated "NAME=value" */
+        int stop_signal;
+        co_usec_t stop_timeout_usec;
+} exec_conf_t;
+
+#define E(field) offsetof(exec_conf_t, field)
+
+static const conf_key_t exec_keys[] = {
+        { "command", &conf_kind_argv, NULL, .required = true, .offset = E(argv),
+          .help = "Program and arguments; '...' and \"...\" quote, \\ escapes; no shell. Required." },
+        { "working_directory", &conf_kind_path, "", .offset = E(working_directory),
+          .help = "Absolute directory to run in; empty: the daemon's." },
+        { "environment", &conf_kind_env, "", .offset = E(environment),
+          .help = "NAME=value pairs added to the daemon's environment, quoted as command." },
+        { "stop_signal", &conf_kind_signal, "SIGTERM", .offset = E(stop_signal),
+          .help = "Signal asking the program to stop (SIGKILL follows after stop_timeout)." },
+        { "stop_timeout", &conf_kind_duration, "5s", .max = CONF_FOREVER, .offset = E(stop_timeout_usec),
+          .help = "How long to wait after stop_signal before SIGKILL." },
+        {},
+};
 
 typedef enum exec_stream {
         EXEC_STDOUT,
@@ -93,6 +118,7 @@ typedef struct exec_event {
 
 typedef struct exec_child {
         const conf_task_t *conf;
+        const exec_conf_t *exec;
         pid_t pid;
         int pidfd;
         int errfd;              /* read end of the exec-error pipe, -1 after EOF */
@@ -273,17 +299,18 @@ static int epoll_add(int epfd, int fd) {
  * co_task_set_error says why. */
 static int child_start(exec_child_t *c) {
         const conf_task_t *conf = c->conf;
+        const exec_conf_t *exec = c->exec;
         int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 }, null_fd = -1;
         char **envp = NULL, *path = NULL;
         pid_t parent = getpid(), pid;
         int r;
 
-        r = find_program(conf->exec.argv[0], &path);
+        r = find_program(exec->argv[0], &path);
         if (r < 0) {
-                co_task_set_error("cannot execute '%s': %s", conf->exec.argv[0], strerror(-r));
+                co_task_set_error("cannot execute '%s': %s", exec->argv[0], strerror(-r));
                 return r;
         }
-        envp = env_merge(conf->exec.environment);
+        envp = env_merge(exec->environment);
         if (!envp) {
                 r = -ENOMEM;
                 goto fail;
@@ -314,7 +341,7 @@ static int child_start(exec_child_t *c) {
                 goto fail;
         }
         if (pid == 0)
-                child_exec(path, conf->exec.argv, envp, conf->exec.working_directory, parent, null_fd, out[1],
+                child_exec(path, exec->argv, envp, exec->working_directory, parent, null_fd, out[1],
                            err[1], ep[1]);
 
         c->pid = pid;
@@ -355,7 +382,7 @@ static int child_start(exec_child_t *c) {
         return 0;
 
 fail:
-        co_task_set_error("cannot start '%s': %s", conf->exec.argv[0], strerror(-r));
+        co_task_set_error("cannot start '%s': %s", exec->argv[0], strerror(-r));
         close_fd(&null_fd);
         close_fd(&out[0]);
         close_fd(&out[1]);
@@ -556,18 +583,19 @@ static int pump_until_exit(co_gen_t *gen, exec_child_t *c, co_usec_t deadline) {
 
 static void child_stop(co_gen_t *gen, exec_child_t *c) {
         const conf_task_t *conf = c->conf;
+        const exec_conf_t *exec = c->exec;
         char sig[32], dur[32];
         int r;
 
         if (c->reaped)
                 return;
-        if (conf_format_duration(conf->exec.stop_timeout_usec, dur, sizeof dur) < 0)
-                snprintf(dur, sizeof dur, "%" PRIu64 "us", (uint64_t) conf->exec.stop_timeout_usec);
+        if (conf_format_duration(exec->stop_timeout_usec, dur, sizeof dur) < 0)
+                snprintf(dur, sizeof dur, "%" PRIu64 "us", (uint64_t) exec->stop_timeout_usec);
         co_log(CO_LOG_INFO, "stopping '%s' (pid %d) with %s", conf->name, (int) c->pid,
-               signal_name(conf->exec.stop_signal, sig, sizeof sig));
-        if (kill(c->pid, conf->exec.stop_signal) < 0)
+               signal_name(exec->stop_signal, sig, sizeof sig));
+        if (kill(c->pid, exec->stop_signal) < 0)
                 co_log(CO_LOG_WARNING, "kill(%d, %s): %s", (int) c->pid, sig, strerror(errno));
-        r = pump_until_exit(gen, c, co_deadline_after(conf->exec.stop_timeout_usec));
+        r = pump_until_exit(gen, c, co_deadline_after(exec->stop_timeout_usec));
         if (r == 0) {
                 co_log(CO_LOG_INFO, "'%s' (pid %d) stopped", conf->name, (int) c->pid);
                 return;
@@ -582,15 +610,16 @@ static void child_stop(co_gen_t *gen, exec_child_t *c) {
 
 static int child_outcome(const exec_child_t *c) {
         const conf_task_t *conf = c->conf;
+        const exec_conf_t *exec = c->exec;
         char sig[32];
 
         switch (c->child_error.stage) {
         case CHILD_STAGE_CHDIR:
-                co_task_set_error("cannot change to directory '%s': %s", conf->exec.working_directory,
+                co_task_set_error("cannot change to directory '%s': %s", exec->working_directory,
                                   strerror(c->child_error.error));
                 return -c->child_error.error;
         case CHILD_STAGE_EXEC:
-                co_task_set_error("cannot execute '%s': %s", conf->exec.argv[0], strerror(c->child_error.error));
+                co_task_set_error("cannot execute '%s': %s", exec->argv[0], strerror(c->child_error.error));
                 return -c->child_error.error;
         case CHILD_STAGE_PARENT_GONE:
                 co_task_set_error("prctl(PR_SET_PDEATHSIG): %s", strerror(c->child_error.error));
@@ -609,9 +638,11 @@ static int child_outcome(const exec_child_t *c) {
         return -EIO;
 }
 
-int exec_run(const conf_task_t *conf) {
+static int exec_run(const conf_task_t *conf) {
+        const exec_conf_t *exec = TASK_CONF(conf, exec_conf_t);
         exec_child_t c = {
                 .conf = conf,
+                .exec = exec,
                 .pid = -1,
                 .pidfd = -1,
                 .errfd = -1,
@@ -623,7 +654,7 @@ int exec_run(const conf_task_t *conf) {
         char name[128];
         int r;
 
-        if (!conf || !conf->exec.argv || !conf->exec.argv[0])
+        if (!exec->argv || !exec->argv[0])
                 return -EINVAL;
         if (co_task_is_cancelled(co_task_current()))
                 return -ECANCELED;
@@ -667,3 +698,11 @@ done:
         close_fd(&c.streams[EXEC_STDERR].fd);
         return r;
 }
+
+/* The supervisor's grace for a stopping exec task covers the wait for the
+ * child to obey stop_signal. */
+static co_usec_t exec_stop_usec(const conf_task_t *conf) {
+        return TASK_CONF(conf, exec_conf_t)->stop_timeout_usec;
+}
+
+TASK_TYPE(exec, "exec", exec_conf_t, exec_keys, exec_run, .stop_usec = exec_stop_usec);

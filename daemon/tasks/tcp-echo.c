@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,27 @@
 /* How long a closing connection waits for its peer's end of file. */
 #define ECHO_LINGER_USEC (2 * CO_USEC_PER_SEC)
 
+typedef struct tcp_echo_conf {
+        conf_listen_t listen;
+        unsigned max_connections;
+        co_usec_t idle_timeout_usec;    /* 0: none */
+} tcp_echo_conf_t;
+
+#define C(field) offsetof(tcp_echo_conf_t, field)
+
+static const conf_key_t tcp_echo_keys[] = {
+        { "listen", &conf_kind_listen, NULL, .required = true, .offset = C(listen),
+          .help = "host:port, [IPv6]:port, or systemd:NAME for a socket from systemd. Required." },
+        { "max_connections", &conf_kind_uint, "1024", .min = 1, .max = 1000000, .offset = C(max_connections),
+          .help = "Connections served at once; more wait in the backlog." },
+        { "idle_timeout", &conf_kind_duration, "5min", .max = CONF_FOREVER, .offset = C(idle_timeout_usec),
+          .help = "Close a connection silent this long; 0: never." },
+        {},
+};
+
 typedef struct echo {
         const conf_task_t *conf;
+        const tcp_echo_conf_t *echo_conf;
         int fd;                         /* listening socket */
         co_sem_t *slots;                /* max_connections permits */
         char address[INET6_ADDRSTRLEN + 16];
@@ -101,7 +121,7 @@ static void conn_debug(const conn_t *c, const char *what, int error, unsigned lo
  * A cancellation does not stop it: the rest is written under a shield bound
  * by the grace deadline. Returns 0 or -errno. */
 static int conn_write(conn_t *c, const char *buf, size_t size) {
-        co_usec_t idle = c->echo->conf->tcp_echo.idle_timeout_usec;
+        co_usec_t idle = c->echo->echo_conf->idle_timeout_usec;
         co_shield_t shield;
         bool shielded = false;
         int r = 0;
@@ -173,7 +193,7 @@ static void conn_unlink(conn_t *c) {
 
 static int conn_run(void *arg) {
         conn_t *c = arg;
-        co_usec_t idle = c->echo->conf->tcp_echo.idle_timeout_usec;
+        co_usec_t idle = c->echo->echo_conf->idle_timeout_usec;
         unsigned long long bytes = 0;
         bool linger = false;
         char *buf = NULL;
@@ -286,7 +306,7 @@ fail:;
 }
 
 static int open_listener(echo_t *e) {
-        const conf_listen_t *l = &e->conf->tcp_echo.listen;
+        const conf_listen_t *l = &e->echo_conf->listen;
         struct addrinfo hints = {
                 .ai_family = AF_UNSPEC,
                 .ai_socktype = SOCK_STREAM,
@@ -374,7 +394,7 @@ static bool accept_error_is_transient(int r) {
         }
 }
 
-int tcp_echo_run(const conf_task_t *conf) {
+static int tcp_echo_run(const conf_task_t *conf) {
         echo_t *e;
         int r;
 
@@ -382,8 +402,9 @@ int tcp_echo_run(const conf_task_t *conf) {
         if (!e)
                 return -ENOMEM;
         e->conf = conf;
+        e->echo_conf = TASK_CONF(conf, tcp_echo_conf_t);
         e->fd = -1;
-        r = co_sem_new(&e->slots, conf->tcp_echo.max_connections ?: 1);
+        r = co_sem_new(&e->slots, e->echo_conf->max_connections ?: 1);
         if (r < 0) {
                 free(e);
                 return r;
@@ -470,3 +491,5 @@ int tcp_echo_run(const conf_task_t *conf) {
         } CO_END_TRY;
         return r;
 }
+
+TASK_TYPE(tcp_echo, "tcp-echo", tcp_echo_conf_t, tcp_echo_keys, tcp_echo_run);
