@@ -6,6 +6,9 @@
 #   make CONTEXT=ucontext ...      portable context switch instead of assembly
 #   make SANITIZE=address,undefined ...   sanitizer build (in build/variant-san-*)
 #   make check VALGRIND=1                 every test under valgrind memcheck
+#   make install DESTDIR=... PREFIX=/usr  daemon, library, headers, cotask.pc, units, conf, man pages
+#   make deb             the Debian packages, into $(BUILD)/ (lintian-checked)
+#   make check-systemd   the packages installed and driven in a booted systemd (systemd-nspawn)
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
@@ -13,6 +16,16 @@ CONTEXT  ?= asm
 SANITIZE ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+SBINDIR  ?= $(PREFIX)/sbin
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR   ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# The daemon reads /etc/cotaskd whatever the prefix.
+CONFDIR  := /etc/cotaskd
+UNITDIR  ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+# systemd >= 253 has Type=notify-reload, which makes ExecReload= unneeded.
+SYSTEMD_VERSION ?= $(shell $(PKG_CONFIG) --modversion systemd 2>/dev/null)
 
 comma    := ,
 variant  := $(if $(filter ucontext,$(CONTEXT)),-ucontext)$(if $(SANITIZE),-san-$(subst $(comma),-,$(SANITIZE)))
@@ -28,7 +41,7 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+ALL_CFLAGS := -std=gnu11 $(CPPFLAGS) $(CFLAGS) $(WARN) $(HARDEN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
               -Ilib/include -Ilib/src -Idaemon $(PKG_CFLAGS) $(DAEMON_CFLAGS) -MMD -MP
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -54,6 +67,8 @@ LIB_A    := $(BUILD)/libcotask.a
 LIB_SO   := $(BUILD)/libcotask.so
 LIB_SONAME := libcotask.so.$(SOVERSION)
 
+LIB_PC   := $(BUILD)/cotask.pc
+
 EXAMPLES := $(patsubst lib/examples/%.c,$(BUILD)/examples/%,$(wildcard lib/examples/*.c))
 
 # ---- daemon/ ---------------------------------------------------------------
@@ -73,7 +88,9 @@ TEST_LIBS  := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null) -lm
 BENCH_SRCS := $(wildcard tests/bench/bench-*.c)
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-all: $(LIB_A) $(LIB_SO) $(DAEMON) $(EXAMPLES) $(TESTS) $(BENCHES)
+all: lib daemon $(EXAMPLES) $(TESTS) $(BENCHES)
+lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
+daemon: $(DAEMON)
 
 # Quiet unless V=1.
 Q := $(if $(V),,@)
@@ -96,6 +113,11 @@ $(LIB_SO): $(LIB_OBJS)
 	$(Q)ln -sf libcotask.so.$(VERSION) $(BUILD)/$(LIB_SONAME)
 	$(Q)ln -sf libcotask.so.$(VERSION) $@
 
+$(LIB_PC): lib/cotask.pc.in Makefile
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' $< >$@
+
 # Examples link the shared library, as a user's program would.
 $(BUILD)/examples/%: $(BUILD)/lib/examples/%.o $(LIB_SO)
 	@mkdir -p $(@D)
@@ -106,6 +128,8 @@ $(DAEMON_A): $(DAEMON_OBJS)
 	@rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
 endif
+
+$(BUILD)/daemon/main.o: ALL_CFLAGS += -DCOTASK_VERSION='"$(VERSION)"'
 
 ifneq ($(DAEMON),)
 $(DAEMON): $(BUILD)/daemon/main.o $(DAEMON_A) $(LIB_A)
@@ -119,6 +143,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(DAEMON_A) $(LIB_A)
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS)
+
+# bench-shutdown is a cotaskd of its own (an extra task type that parks
+# tasks): it links the daemon's archive too.
+$(BUILD)/bench/bench-shutdown: $(BUILD)/tests/bench/bench-shutdown.o $(DAEMON_A) $(LIB_A)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) $(LDSAN) -o $@ $^ $(LIBS) $(DAEMON_LIBS)
 
 # ---- build dependencies from Debian ---------------------------------------
 # pkg-config module or header file -> the Debian package that provides it.
@@ -166,18 +196,75 @@ bench: deps
 	@tests/bench/run-bench.sh $(BUILD)
 
 # ---- install ---------------------------------------------------------------
-install: $(LIB_A) $(LIB_SO)
-	install -d $(DESTDIR)$(PREFIX)/include/cotask $(DESTDIR)$(PREFIX)/lib
-	install -m 644 lib/include/cotask/*.h $(DESTDIR)$(PREFIX)/include/cotask/
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO).$(VERSION) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libcotask.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(DESTDIR)$(PREFIX)/lib/libcotask.so
+# Units name /usr/sbin/cotaskd; they are installed naming $(SBINDIR).
+notify_reload := $(shell v='$(SYSTEMD_VERSION)'; [ "$${v%%.*}" -ge 253 ] 2>/dev/null && echo yes)
+unit_sed := -e 's|/usr/sbin/cotaskd|$(SBINDIR)/cotaskd|g' \
+            $(if $(notify_reload),-e 's/^Type=notify$$/Type=notify-reload/' -e '/^ExecReload=/d')
+
+install: lib daemon
+	install -d $(DESTDIR)$(INCLUDEDIR)/cotask $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR) \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 lib/include/cotask/*.h $(DESTDIR)$(INCLUDEDIR)/cotask/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(LIB_SO).$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libcotask.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libcotask.so
+	install -m 644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
+	for u in units/*; do sed $(unit_sed) $$u >$(DESTDIR)$(UNITDIR)/$${u#units/}; chmod 644 $(DESTDIR)$(UNITDIR)/$${u#units/}; done
+	# An edited configuration is never overwritten.
+	test -e $(DESTDIR)$(CONFDIR)/cotaskd.conf || install -m 644 config/cotaskd.conf $(DESTDIR)$(CONFDIR)/
+	install -m 644 lib/libcotask.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 daemon/cotaskd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 daemon/cotaskd.8 $(DESTDIR)$(MANDIR)/man8/
+
+# ---- Debian packages ---------------------------------------------------------
+# Built from a copy of the tree in $(BUILD)/deb, so that neither the
+# packaging's files nor dpkg-buildpackage's outputs (written to the parent
+# directory) land in the source tree. DEB_BUILD_OPTIONS=nocheck skips the
+# suite inside the package build.
+DEB_TOOLS := /usr/bin/dpkg-buildpackage:dpkg-dev /usr/bin/dh:debhelper /usr/bin/lintian:lintian
+DEB_SRC   := $(BUILD)/deb/cotask-$(VERSION)
+
+deb:
+	@missing=""; \
+	for d in $(DEB_TOOLS); do test -e "$${d%%:*}" || missing="$$missing $${d#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		cmd="apt-get install -y --no-install-recommends$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "missing packaging tools; as root run: apt-get update && $$cmd" >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd; \
+	fi
+	@v=$$(dpkg-parsechangelog -SVersion); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "debian/changelog is at $$v, the Makefile at $(VERSION)" >&2; exit 1; }
+	@dpkg-checkbuilddeps 2>/dev/null || { \
+		if [ "$$(id -u)" != 0 ]; then dpkg-checkbuilddeps; echo "as root run: apt-get build-dep ./" >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q ./; }
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_SRC)
+	tar -c --exclude=./build --exclude=./.git . | tar -x -C $(DEB_SRC)
+	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
+	cp $(BUILD)/deb/*.deb $(BUILD)/
+	lintian --fail-on=error,warning --info $(BUILD)/deb/cotask_$(VERSION)_*.changes
+
+# Needs root: systemd-nspawn boots this machine's OS on a throw-away overlay.
+CT_TOOLS := /usr/bin/systemd-nspawn:systemd-container /usr/bin/nsenter:util-linux
+
+check-systemd:
+	@missing=""; \
+	for d in $(CT_TOOLS); do test -e "$${d%%:*}" || missing="$$missing $${d#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		cmd="apt-get install -y --no-install-recommends$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "missing: as root run: apt-get update && $$cmd" >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd; \
+	fi
+	@$(MAKE) --no-print-directory deb DEB_BUILD_OPTIONS=nocheck
+	tests/check-systemd.sh $(BUILD)
 
 clean:
 	rm -rf build
 
-.PHONY: all run check bench deps install clean
+.PHONY: all lib daemon run check bench deps install deb check-systemd clean
 # Objects stay for incremental builds (pattern-made files are otherwise
 # deleted as intermediates).
 .PRECIOUS: $(BUILD)/%.o

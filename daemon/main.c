@@ -11,7 +11,6 @@
 #include "reload-state.h"
 
 #define DEFAULT_CONFIG "/etc/cotaskd/cotaskd.conf"
-#define VERSION "0.1.0"
 
 static void help(FILE *f) {
         fprintf(f,
@@ -137,7 +136,7 @@ int main(int argc, char **argv) {
                 case OPT_RELOAD:
                         return reload_and_wait(optarg);
                 case OPT_VERSION:
-                        printf("cotaskd %s\n", VERSION);
+                        printf("cotaskd %s\n", COTASK_VERSION);
                         return 0;
                 case 'h':
                         help(stdout);

@@ -526,6 +526,39 @@ static void test_daemon_second_sigterm_forces_exit_3(void **state) {
         assert_true(wait_log(&d, "still alive"));
 }
 
+/* The daemon takes the whole hard RLIMIT_NOFILE; its exec children get
+ * the soft limit it was started with back. */
+static void test_daemon_fd_limit_raised_children_get_theirs(void **state) {
+        struct rlimit saved, rl;
+        daemon_proc_t d;
+        char path[64], line[256];
+        unsigned long soft = 0;
+        bool found = false;
+        FILE *f;
+
+        setup_dir(&d);
+        write_conf(&d, "[task limits]\ntype = exec\ncommand = /bin/sh -c 'echo \"soft=$(ulimit -Sn)\"; exec sleep 1000'\n");
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        if (saved.rlim_max < 2048)
+                skip();
+        rl = (struct rlimit) { .rlim_cur = 1000, .rlim_max = saved.rlim_max };
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        start(&d, NULL);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        expect_notify(&d, "READY=1");
+        assert_true(wait_log(&d, "soft=1000"));
+        snprintf(path, sizeof path, "/proc/%d/limits", (int) d.pid);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, "Max open files", 14) == 0)
+                        found = sscanf(line + 14, "%lu", &soft) == 1;
+        fclose(f);
+        assert_true(found);
+        assert_true(soft == saved.rlim_max);
+        assert_int_equal(finish(&d, true), 0);
+}
+
 static void test_daemon_sigkill_leaves_no_child(void **state) {
         daemon_proc_t d;
         char pidfile[128], conf[512];
@@ -570,6 +603,7 @@ int main(void) {
                 cmocka_unit_test(test_daemon_sigterm_with_1000_connections),
                 cmocka_unit_test(test_daemon_second_sigterm_forces_exit_3),
                 cmocka_unit_test(test_daemon_sigkill_leaves_no_child),
+                cmocka_unit_test(test_daemon_fd_limit_raised_children_get_theirs),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,7 @@
 #include <cotask/cotask.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "tasks/tasks.h"
 
 #ifndef P_PIDFD
@@ -192,6 +193,14 @@ static _Noreturn void child_exec(const char *path, char *const argv[], char *con
                         (void) sigaction(sig, &sa, NULL);
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        if (daemon_nofile_soft != RLIM_INFINITY) {
+                struct rlimit rl;
+
+                if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                        rl.rlim_cur = daemon_nofile_soft;
+                        (void) setrlimit(RLIMIT_NOFILE, &rl);
+                }
+        }
 
         if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
                 child_fail(errpipe, CHILD_STAGE_EXEC, errno);
