@@ -8,6 +8,11 @@
 #     name=<bench> value=<number> unit=<unit>
 # on stdout, and a summary against the targets on stderr.
 #
+# The cotaskd benchmarks (echo, shutdown, ready, idle) run BUILD_DIR/cotaskd
+# (bench-shutdown is a cotaskd of its own); echo's peers, a raw libevent
+# server and a uvloop Protocol server (peer-echo.py), run under the same
+# client in the same program.
+#
 # BENCH_QUICK=1: one round, every count divided by 10 (smoke tests; the
 # figures are then too small to hold against the targets).
 set -euo pipefail
@@ -17,28 +22,36 @@ if [[ $# -ne 1 ]]; then
         exit 2
 fi
 bench=$1/bench
+cotaskd=$1/cotaskd
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Debian's interpreter: python3-uvloop is installed for it, not for
 # whatever python3 comes first in PATH.
 python=/usr/bin/python3
 peer=$here/peer-asyncio.py
+default_conf=$here/../../config/cotaskd.conf
 
 if [[ ${BENCH_QUICK:-0} != 0 ]]; then
-        quick=1 rounds=1 rounds_big=1 rounds_kit=1 div=10
+        quick=1 rounds=1 rounds_big=1 rounds_kit=1 rounds_daemon=1 div=10
         pyquick=(--quick)
+        ready_runs=3 idle_ms=500
 else
-        quick=0 rounds=5 rounds_big=3 rounds_kit=3 div=1
+        quick=0 rounds=5 rounds_big=3 rounds_kit=3 rounds_daemon=3 div=1
         pyquick=()
+        ready_runs=11 idle_ms=2000
 fi
 parked_small=100000
 parked_big=1000000
 
-for b in switch spawn parked cancel gather timers queue to-thread; do
+for b in switch spawn parked cancel gather timers queue to-thread echo shutdown ready idle; do
         if [[ ! -x $bench/bench-$b ]]; then
                 echo "run-bench: $bench/bench-$b is missing: run make first" >&2
                 exit 1
         fi
 done
+if [[ ! -x $cotaskd ]]; then
+        echo "run-bench: $cotaskd is missing: run make first" >&2
+        exit 1
+fi
 
 impls=()
 if [[ -x $python ]]; then
@@ -54,7 +67,7 @@ fi
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-line_re='^name=[A-Za-z0-9_]+ value=-?[0-9]+(\.[0-9]+)? unit=[A-Za-z%]+$'
+line_re='^name=[A-Za-z0-9_]+ value=-?[0-9]+(\.[0-9]+)? unit=[A-Za-z%/]+$'
 
 # Runs one program and keeps its result lines; any failure (a correctness
 # assertion, a crash, a stray line on stdout) ends the whole run.
@@ -117,6 +130,20 @@ for ((round = 1; round <= rounds_kit; round++)); do
         peers to_thread
 done
 
+# cotaskd: the real daemon (bench-shutdown: one of its own), 10k idle
+# connections for shutdown, 11 starts for ready (their median per run).
+echo_peer=()
+if [[ " ${impls[*]} " == *" uvloop "* ]]; then
+        echo_peer=(--python "$python" --peer "$here/peer-echo.py")
+fi
+for ((round = 1; round <= rounds_daemon; round++)); do
+        echo "run-bench: round $round/$rounds_daemon: cotaskd echo, shutdown, ready, idle" >&2
+        run "$bench/bench-echo" --cotaskd "$cotaskd" "${echo_peer[@]}" $((100000 / div))
+        run "$bench/bench-shutdown" $((10000 / div)) $((100000 / div))
+        run "$bench/bench-ready" "$cotaskd" "$default_conf" "$ready_runs"
+        run "$bench/bench-idle" "$cotaskd" "$idle_ms"
+done
+
 # Median per name, in order of first appearance.
 medians=$(awk '
 {
@@ -166,6 +193,7 @@ ratios=$(
         ratio uvloop_vs_gather gather_uvloop gather
         ratio uvloop_vs_queue queue_uvloop queue
         ratio uvloop_vs_to_thread to_thread_uvloop to_thread
+        ratio echo_cpu_uvloop_vs_raw echo_cpu_uvloop echo_cpu_raw
 )
 printf '%s\n' "$medians"
 if [[ -n $ratios ]]; then
@@ -194,7 +222,7 @@ big=$((parked_big / div))
 small=$((parked_small / div))
 {
         echo
-        echo "cotask benchmarks: medians of $rounds rounds ($rounds_big for $big parked tasks), $((SECONDS - start)) s"
+        echo "cotask benchmarks: medians of $rounds rounds ($rounds_big for $big parked tasks, $rounds_daemon for cotaskd), $((SECONDS - start)) s"
         if [[ $quick == 1 ]]; then
                 echo "  QUICK mode: counts / 10, one round; not comparable with the targets"
         fi
@@ -213,6 +241,10 @@ target "guard pages confirmed ($big parked)" "parked_guards_$big" ">=" 100 %
 target "cancel + join $((100000 / div)) in try/finally" cancel "<=" 50 ms
 target "timers: wake-ups per second (1M asked)" timers_wakeups ">=" 950000 Hz
 target "timers: p99 lateness" timers_late_p99 "<=" 2000 us
+target "echo: server CPU/msg vs raw libevent" echo_cpu_vs_raw "<=" 1.15 x
+target "shutdown, $((10000 / div)) conns + $((100000 / div)) parked" shutdown "<=" 100 ms
+target "ready: exec to READY=1 (default conf)" ready "<=" 20 ms
+target "idle daemon: wake-ups per second" idle "<=" 0 Hz
 {
         for n in "$small" "$big"; do
                 v=$(get_unit "parked_pte_$n")
@@ -228,6 +260,15 @@ target "timers: p99 lateness" timers_late_p99 "<=" 2000 us
                         pname=${pname/parked_create_/parked_create_${impl}_}
                         [[ $pname == "$name" ]] && pname=${name}_$impl
                         v=$(get_unit "$pname")
+                        [[ -n $v ]] && line+=", $impl $v"
+                done
+                echo "$line"
+        done
+        echo "  echo, 50 conns x 64 B (same client):"
+        for name in echo echo_p50 echo_p99 echo_cpu; do
+                line="    $(printf '%-24s' "$name") cotaskd $(get_unit "$name")"
+                for impl in raw uvloop; do
+                        v=$(get_unit "${name}_$impl")
                         [[ -n $v ]] && line+=", $impl $v"
                 done
                 echo "$line"
