@@ -682,6 +682,91 @@ static void test_conf_corpus(void **state) {
         assert_true(checked >= 30);
 }
 
+/* ---- a type registered by the program ---------------------------------------- */
+
+typedef struct extra_conf {
+        co_usec_t period_usec;
+        char *label;
+        unsigned count;
+} extra_conf_t;
+
+static const conf_key_t extra_keys[] = {
+        { "period", &conf_kind_duration, "1s", .min = 1, .offset = offsetof(extra_conf_t, period_usec),
+          .help = "A duration, more than 0." },
+        { "label", &conf_kind_string, "a label", .offset = offsetof(extra_conf_t, label), .help = "Text." },
+        { "count", &conf_kind_uint, NULL, .required = true, .min = 1, .max = 10,
+          .offset = offsetof(extra_conf_t, count), .help = "1 to 10; required." },
+        {},
+};
+
+static int extra_run(const conf_task_t *conf) {
+        return (int) TASK_CONF(conf, extra_conf_t)->count;
+}
+
+TASK_TYPE(extra, "extra", extra_conf_t, extra_keys, extra_run);
+
+static const conf_key_t bad_default_keys[] = {
+        { "period", &conf_kind_duration, "soon", .offset = 0, .help = "" },
+        {},
+};
+static const conf_key_t shadowing_keys[] = {
+        { "restart", &conf_kind_bool, "no", .offset = 0, .help = "" },
+        {},
+};
+
+/* Runs last: registered types stay for the rest of the process. */
+static void test_conf_extra_type(void **state) {
+        static const task_type_t bad_default = {
+                .name = "bad-default", .keys = bad_default_keys, .conf_size = sizeof(co_usec_t), .run = extra_run,
+        };
+        static const task_type_t shadowing = {
+                .name = "shadowing", .keys = shadowing_keys, .conf_size = sizeof(bool), .run = extra_run,
+        };
+        static const task_type_t no_run = { .name = "no-run" }, again = { .name = "exec", .run = extra_run };
+        _cleanup_free_ char *path = write_file("main.conf",
+                "[task x]\ntype = extra\ncount = 3\nlabel =  two words \n"
+                "[task y]\ntype = extra\ncount = 3\nlabel = two words\n");
+        _cleanup_free_ char *text = NULL;
+        _cleanup_conf_ conf_t *c = NULL;
+        const extra_conf_t *x;
+        size_t size = 0;
+        FILE *f;
+
+        assert_int_equal(task_type_register(&bad_default), -EINVAL);
+        assert_int_equal(task_type_register(&shadowing), -EINVAL);
+        assert_int_equal(task_type_register(&no_run), -EINVAL);
+        assert_int_equal(task_type_register(&again), -EEXIST);
+        assert_null(task_type_find("extra"));
+        assert_int_equal(task_type_register(&extra_task_type), 0);
+        assert_int_equal(task_type_register(&extra_task_type), -EEXIST);
+        assert_ptr_equal(task_type_find("extra"), &extra_task_type);
+
+        assert_int_equal(conf_load(path, &c, NULL), 0);
+        x = TASK_CONF(conf_task(c, 0), extra_conf_t);
+        assert_int_equal(x->period_usec, CO_USEC_PER_SEC);
+        assert_string_equal(x->label, "two words");
+        assert_int_equal(x->count, 3);
+        assert_int_equal(conf_task(c, 0)->type->run(conf_task(c, 0)), 3);
+        assert_int_equal(task_stop_usec(conf_task(c, 0)), 0);
+        assert_false(conf_task_equal(conf_task(c, 0), conf_task(c, 1)));     /* the names differ */
+        f = open_memstream(&text, &size);
+        assert_int_equal(conf_dump(c, f), 0);
+        fclose(f);
+        assert_non_null(strstr(text, "[task x]\ntype = extra\n"));
+        assert_non_null(strstr(text, "enabled = yes\nperiod = 1s\nlabel = two words\ncount = 3\n"));
+        check_round_trip(path);
+
+        /* Its keys are checked as the built-in ones, with file:line. */
+        expect_one_error("[task x]\ntype = extra\n", 1, "missing 'count' for [task x] of type 'extra'");
+        expect_one_error("[task x]\ntype = extra\ncount = 11\n", 3, "value '11' for 'count' is out of range (1..10)");
+        expect_one_error("[task x]\ntype = extra\ncount = 1\nperiod = 0\n", 4, "out of range (at least 1us)");
+        expect_one_error("[task x]\ntype = extra\ncount = 1\ninterval = 1s\n", 4,
+                         "key 'interval' is for type 'heartbeat', not 'extra'");
+        expect_one_error("[task x]\ntype = heartbeat\ncount = 1\n", 3, "key 'count' is for type 'extra', not 'heartbeat'");
+        expect_one_error("[task x]\ntype = cron\n", 2,
+                         "bad value 'cron' for 'type': expected one of heartbeat, exec, tcp-echo, extra");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_conf_durations),
@@ -701,6 +786,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_conf_task_equal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conf_default_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conf_corpus, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_conf_extra_type, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
