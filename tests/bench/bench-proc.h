@@ -171,6 +171,16 @@ typedef struct conf_dir {
         char path[96];
 } conf_dir_t;
 
+static inline void conf_remove(conf_dir_t *c);
+
+/* The conf written last, removed at exit if the program fails first. */
+static conf_dir_t *conf_current;
+
+static void conf_remove_at_exit(void) {
+        if (conf_current)
+                conf_remove(conf_current);
+}
+
 static inline void conf_write(conf_dir_t *c, const char *text) {
         FILE *f;
         int fd;
@@ -178,6 +188,9 @@ static inline void conf_write(conf_dir_t *c, const char *text) {
         snprintf(c->dir, sizeof c->dir, "/tmp/%s-XXXXXX", bench_name);
         if (!mkdtemp(c->dir))
                 fail("mkdtemp: %s", strerror(errno));
+        if (!conf_current)
+                atexit(conf_remove_at_exit);
+        conf_current = c;
         snprintf(c->path, sizeof c->path, "%s/cotaskd.conf", c->dir);
         fd = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0 || !(f = fdopen(fd, "w")))
@@ -189,6 +202,8 @@ static inline void conf_write(conf_dir_t *c, const char *text) {
 static inline void conf_remove(conf_dir_t *c) {
         unlink(c->path);
         rmdir(c->dir);
+        if (conf_current == c)
+                conf_current = NULL;
 }
 
 /* Runs argv with stdout and stderr to /dev/null (only our result lines go
@@ -275,6 +290,14 @@ typedef struct notify {
         char path[108];
 } notify_t;
 
+/* The socket's path goes at exit, whatever ended the program. */
+static void notify_unlink_at_exit(void) {
+        const char *path = getenv("NOTIFY_SOCKET");
+
+        if (path)
+                unlink(path);
+}
+
 /* Binds a datagram socket and points NOTIFY_SOCKET at it for the daemons
  * started from now on; no watchdog (a daemon with WATCHDOG_USEC pings). */
 static inline void notify_open(notify_t *n) {
@@ -289,6 +312,7 @@ static inline void notify_open(notify_t *n) {
             setsockopt(n->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
                 fail("notify socket %s: %s", n->path, strerror(errno));
         setenv("NOTIFY_SOCKET", n->path, 1);
+        atexit(notify_unlink_at_exit);
         unsetenv("WATCHDOG_USEC");
         unsetenv("WATCHDOG_PID");
 }
