@@ -559,6 +559,22 @@ static void test_daemon_fd_limit_raised_children_get_theirs(void **state) {
         assert_int_equal(finish(&d, true), 0);
 }
 
+/* A SIGTERM that arrives while an exec child is between fork() and exec()
+ * must not reach the daemon twice (the child once ran the daemon's signal
+ * handler, which wrote to the signal socket it shares with the daemon). */
+static void test_daemon_sigterm_while_child_starts(void **state) {
+        for (int i = 0; i < 20; i++) {
+                daemon_proc_t d;
+
+                setup_dir(&d);
+                write_conf(&d, "[task a]\ntype = exec\ncommand = sleep 1000\n"
+                               "[task b]\ntype = exec\ncommand = sleep 1000\nrestart_delay = 1ms\n");
+                start(&d, NULL);
+                expect_notify(&d, "READY=1");
+                assert_int_equal(finish(&d, true), 0);
+        }
+}
+
 static void test_daemon_sigkill_leaves_no_child(void **state) {
         daemon_proc_t d;
         char pidfile[128], conf[512];
@@ -603,6 +619,7 @@ int main(void) {
                 cmocka_unit_test(test_daemon_sigterm_with_1000_connections),
                 cmocka_unit_test(test_daemon_second_sigterm_forces_exit_3),
                 cmocka_unit_test(test_daemon_sigkill_leaves_no_child),
+                cmocka_unit_test(test_daemon_sigterm_while_child_starts),
                 cmocka_unit_test(test_daemon_fd_limit_raised_children_get_theirs),
         };
 

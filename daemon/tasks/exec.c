@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,6 +313,7 @@ static int child_start(exec_child_t *c) {
         int out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 }, null_fd = -1;
         char **envp = NULL, *path = NULL;
         pid_t parent = getpid(), pid;
+        sigset_t all, mask;
         int r;
 
         r = find_program(exec->argv[0], &path);
@@ -344,14 +346,19 @@ static int child_start(exec_child_t *c) {
                 goto fail;
         }
 
+        /* Until the child has reset the dispositions, a signal must not run
+         * the daemon's handlers in it: libevent's would write to the
+         * signal socket the child shares with us, a phantom signal here. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &mask);
         pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                goto fail;
-        }
         if (pid == 0)
                 child_exec(path, exec->argv, envp, exec->working_directory, parent, null_fd, out[1],
                            err[1], ep[1]);
+        r = -errno;
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);
+        if (pid < 0)
+                goto fail;
 
         c->pid = pid;
         close_fd(&null_fd);
