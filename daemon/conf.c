@@ -336,15 +336,29 @@ static int strcmpp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* DIR/conf.d/NAME.conf, in lexical (strcmp) order, hidden files skipped. */
+/* The drop-in directory of PATH: conf.d beside cotaskd.conf; FILE.d beside
+ * any other FILE, so that instances (cotaskd@NAME reads NAME.conf beside
+ * cotaskd.conf) never share the main configuration's drop-ins. */
+static int dropin_dir(const char *path, char **ret) {
+        const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+        int r;
+
+        if (strcmp(base, "cotaskd.conf") == 0)
+                r = asprintf(ret, "%.*sconf.d", (int) (base - path), path);
+        else
+                r = asprintf(ret, "%s.d", path);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* The drop-in directory's NAME.conf, in lexical (strcmp) order, hidden files
+ * skipped. */
 static int read_dropins(loader_t *ld, const char *path) {
-        const char *slash = strrchr(path, '/');
         bool failed = false;
         char *dir;
         size_t first = ld->n_files;
         DIR *d;
 
-        if (asprintf(&dir, "%.*sconf.d", slash ? (int) (slash - path + 1) : 0, path) < 0)
+        if (dropin_dir(path, &dir) < 0)
                 return -ENOMEM;
         d = opendir(dir);
         if (!d) {

@@ -55,9 +55,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# in_ct CMD...: runs CMD inside the container, in all its namespaces.
+# in_ct CMD...: runs CMD inside the container, in all its namespaces, in
+# a session of its own (a signal to its process group stays in there).
 in_ct() {
-        nsenter -t "$pid1" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
+        setsid -w nsenter -t "$pid1" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
 
 ok() {

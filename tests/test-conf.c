@@ -97,7 +97,7 @@ static char *errors_text(const conf_errors_t *e) {
 /* Asserts that loading TEXT as the main file fails with exactly one error
  * at LINE whose message contains WHAT. */
 static void expect_one_error(const char *text, unsigned line, const char *what) {
-        _cleanup_free_ char *path = write_file("main.conf", text), *all = NULL;
+        _cleanup_free_ char *path = write_file("cotaskd.conf", text), *all = NULL;
         _cleanup_errors_ conf_errors_t *e = NULL;
         _cleanup_conf_ conf_t *c = NULL;
         const conf_error_t *x;
@@ -258,7 +258,7 @@ static void test_conf_signals_and_listen(void **state) {
 /* ---- whole files ---------------------------------------------------------- */
 
 static void test_conf_defaults(void **state) {
-        _cleanup_free_ char *path = write_file("main.conf", minimal);
+        _cleanup_free_ char *path = write_file("cotaskd.conf", minimal);
         _cleanup_conf_ conf_t *c = NULL;
         const conf_daemon_t *d;
         const conf_task_t *t;
@@ -321,7 +321,7 @@ static const char *const full =
         "listen = systemd:echo\n";
 
 static void test_conf_all_keys(void **state) {
-        _cleanup_free_ char *path = write_file("main.conf", full);
+        _cleanup_free_ char *path = write_file("cotaskd.conf", full);
         _cleanup_errors_ conf_errors_t *e = NULL;
         _cleanup_conf_ conf_t *c = NULL;
         const conf_task_t *t;
@@ -370,7 +370,7 @@ static void test_conf_all_keys(void **state) {
 }
 
 static void test_conf_dropins(void **state) {
-        _cleanup_free_ char *path = write_file("main.conf",
+        _cleanup_free_ char *path = write_file("cotaskd.conf",
                 "[daemon]\nlog_level = notice\nlog_format = logfmt\n"
                 "[task hb]\ntype = heartbeat\ninterval = 1s\nrestart = never\n");
         _cleanup_free_ char *d1 = write_file("conf.d/10-a.conf",
@@ -399,8 +399,22 @@ static void test_conf_dropins(void **state) {
         assert_int_equal(conf_n_tasks(c), 2);
 }
 
+/* An instance's file NAME.conf has its own NAME.conf.d: the drop-ins of
+ * cotaskd.conf beside it are not its. */
+static void test_conf_instance_dropins(void **state) {
+        _cleanup_free_ char *path = write_file("demo.conf", "[task hb]\ntype = heartbeat\ninterval = 1s\n");
+        _cleanup_conf_ conf_t *c = NULL;
+
+        put_file("cotaskd.conf", "[task main]\ntype = heartbeat\n");
+        put_file("conf.d/10-main.conf", "[task hb]\ninterval = 9s\n[task extra]\ntype = heartbeat\n");
+        put_file("demo.conf.d/10-demo.conf", "[task hb]\ninterval = 2s\n");
+        assert_int_equal(conf_load(path, &c, NULL), 0);
+        assert_int_equal(conf_n_tasks(c), 1);
+        assert_int_equal(VALUE(conf_task(c, 0), co_usec_t, "interval"), 2 * CO_USEC_PER_SEC);
+}
+
 static void test_conf_dropin_errors(void **state) {
-        _cleanup_free_ char *path = write_file("main.conf", minimal);
+        _cleanup_free_ char *path = write_file("cotaskd.conf", minimal);
         _cleanup_free_ char *d1 = write_file("conf.d/a.conf", "\n[task other]\ninterval = 2s\n");
         _cleanup_free_ char *d2 = write_file("conf.d/b.conf", "[task hb]\ncommand = x\ninterval = 0\n");
         _cleanup_errors_ conf_errors_t *e = NULL;
@@ -460,7 +474,7 @@ static void test_conf_unreadable(void **state) {
 }
 
 static void test_conf_permissions(void **state) {
-        _cleanup_free_ char *path = write_file("main.conf", minimal), *all = NULL;
+        _cleanup_free_ char *path = write_file("cotaskd.conf", minimal), *all = NULL;
         _cleanup_errors_ conf_errors_t *e = NULL;
         _cleanup_conf_ conf_t *c = NULL;
 
@@ -485,7 +499,7 @@ static void test_conf_permissions(void **state) {
 }
 
 static void test_conf_many_errors(void **state) {
-        _cleanup_free_ char *path = write_file("main.conf",
+        _cleanup_free_ char *path = write_file("cotaskd.conf",
                 "[task b]\n"                    /* 1: missing command */
                 "type = exec\n"
                 "stop_signal = SIGNOPE\n"       /* 3 */
@@ -546,13 +560,13 @@ static void check_round_trip(const char *path) {
 }
 
 static void test_conf_dump_round_trip(void **state) {
-        _cleanup_free_ char *path = write_file("main.conf", full), *p2 = NULL, *text = NULL;
+        _cleanup_free_ char *path = write_file("cotaskd.conf", full), *p2 = NULL, *text = NULL;
         _cleanup_conf_ conf_t *c = NULL;
         size_t size = 0;
         FILE *f;
 
         check_round_trip(path);
-        p2 = write_file("min/main.conf", minimal);
+        p2 = write_file("min/cotaskd.conf", minimal);
         assert_int_equal(conf_load(p2, &c, NULL), 0);
         f = open_memstream(&text, &size);
         assert_int_equal(conf_dump(c, f), 0);
@@ -565,9 +579,9 @@ static void test_conf_dump_round_trip(void **state) {
 }
 
 static void test_conf_task_equal(void **state) {
-        _cleanup_free_ char *p1 = write_file("a/main.conf", full);
-        _cleanup_free_ char *p2 = write_file("b/main.conf", full);
-        _cleanup_free_ char *p3 = write_file("c/main.conf", full);
+        _cleanup_free_ char *p1 = write_file("a/cotaskd.conf", full);
+        _cleanup_free_ char *p2 = write_file("b/cotaskd.conf", full);
+        _cleanup_free_ char *p3 = write_file("c/cotaskd.conf", full);
         _cleanup_conf_ conf_t *a = NULL, *b = NULL, *c3 = NULL;
 
         put_file("b/conf.d/x.conf",
@@ -723,7 +737,7 @@ static void test_conf_extra_type(void **state) {
                 .name = "shadowing", .keys = shadowing_keys, .conf_size = sizeof(bool), .run = extra_run,
         };
         static const task_type_t no_run = { .name = "no-run" }, again = { .name = "exec", .run = extra_run };
-        _cleanup_free_ char *path = write_file("main.conf",
+        _cleanup_free_ char *path = write_file("cotaskd.conf",
                 "[task x]\ntype = extra\ncount = 3\nlabel =  two words \n"
                 "[task y]\ntype = extra\ncount = 3\nlabel = two words\n");
         _cleanup_free_ char *text = NULL;
@@ -776,6 +790,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_conf_defaults, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conf_all_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conf_dropins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_conf_instance_dropins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conf_dropin_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conf_error_kinds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_conf_unreadable, setup, teardown),

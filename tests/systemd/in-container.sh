@@ -27,7 +27,7 @@ check() {
 
 # ping PORT: one line there and back through a tcp-echo task.
 ping_port() {
-        local line
+        local line=
         exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
         printf 'ping %s\n' "$1" >&3
         IFS= read -r -t 5 line <&3
@@ -122,6 +122,8 @@ fi
 check "the journal says why, with file:line" journal_has cotaskd "reload failed: $dropin:4:"
 check "still active after the broken reload" test "$(systemctl is-active cotaskd)" = active
 check "the old configuration goes on" ping_port 7008
+write_dropin '[task extra]\ntype = tcp-echo\nlisten = 127.0.0.1:7008\n'
+check "a reload after the broken one is applied" systemctl reload cotaskd
 
 # ---- the journal ------------------------------------------------------------------
 check "journal records carry MESSAGE_ID, PRIORITY, TASK and CODE_* fields" python3 -c '
@@ -142,7 +144,8 @@ systemctl daemon-reload
 systemctl restart cotaskd
 pid=$(prop cotaskd MainPID)
 restarts=$(prop cotaskd NRestarts)
-kill -STOP "$pid"
+# (kill -STOP 0 would stop this script's own process group.)
+[[ $pid -gt 1 ]] && kill -STOP "$pid"
 check "a frozen loop ends in Result=watchdog" until_true 15 journal_has cotaskd "Failed with result 'watchdog'"
 check "and a restart" until_true 10 bash -c "[[ \$(systemctl show -p NRestarts --value cotaskd) -gt $restarts &&
         \$(systemctl is-active cotaskd) == active ]]"
@@ -164,7 +167,7 @@ check "stop: the exec child is gone, stopped by cotaskd (not by systemd's kill)"
         bash -c "! kill -0 $child 2>/dev/null && ! grep -q -e 'Killing process' -e 'remains running' <<<\"\$1\"" _ "$log"
 
 # ---- socket activation ------------------------------------------------------------------
-write_dropin '[task echo]\nlisten = systemd:echo\n[task extra]\nenabled = no\n'
+write_dropin '[task echo]\nlisten = systemd:echo\n'
 systemctl start cotaskd.socket
 check "cotaskd is not running before the first connection" test "$(systemctl is-active cotaskd)" = inactive
 check "a connection to cotaskd.socket starts cotaskd, whose echo task serves it" ping_port 7007
@@ -173,16 +176,21 @@ systemctl stop cotaskd.socket cotaskd
 rm -f "$dropin"
 
 # ---- an instance ---------------------------------------------------------------------------
+# Its own drop-ins in demo.conf.d; the main conf.d's are not its.
 printf '[task beat]\ntype = heartbeat\n[task echo]\ntype = tcp-echo\nlisten = 127.0.0.1:7010\n' >/etc/cotaskd/demo.conf
-chmod 644 /etc/cotaskd/demo.conf
+mkdir -p /etc/cotaskd/demo.conf.d
+printf '[task beat2]\ntype = heartbeat\n' >/etc/cotaskd/demo.conf.d/10-more.conf
+write_dropin '[task extra]\ntype = tcp-echo\nlisten = 127.0.0.1:7011\n'
+chmod 644 /etc/cotaskd/demo.conf /etc/cotaskd/demo.conf.d/10-more.conf
 systemctl start cotaskd cotaskd@demo
 check "cotaskd@demo runs /etc/cotaskd/demo.conf beside cotaskd" \
         test "$(systemctl is-active cotaskd@demo)/$(systemctl is-active cotaskd)" = active/active
 check "cotaskd@demo's echo answers" ping_port 7010
-check "cotaskd@demo has its own two tasks" \
-        test "$(prop cotaskd@demo StatusText)" = "2 tasks: 2 running, 0 restarting"
+check "cotaskd@demo has its own three tasks, not the main drop-in's" \
+        test "$(prop cotaskd@demo StatusText)" = "3 tasks: 3 running, 0 restarting"
+check "and cotaskd its four" status_is "4 tasks: 4 running, 0 restarting"
 systemctl stop cotaskd@demo
-rm /etc/cotaskd/demo.conf
+rm -r /etc/cotaskd/demo.conf /etc/cotaskd/demo.conf.d "$dropin"
 
 # ---- upgrade and purge -----------------------------------------------------------------------
 before=$(prop cotaskd InvocationID)
