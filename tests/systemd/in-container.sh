@@ -197,7 +197,9 @@ before=$(prop cotaskd InvocationID)
 check "dpkg -i again (upgrade)" dpkg -i /share/cotaskd_*.deb
 check "the upgrade restarted the service" bash -c "[[ \$(systemctl show -p InvocationID --value cotaskd) != $before &&
         \$(systemctl is-active cotaskd) == active ]]"
+# conf.d is ours, not the package's: dpkg would rightly leave it.
+rmdir /etc/cotaskd/conf.d
 check "dpkg --purge" dpkg --purge cotaskd libcotask-dev libcotask0
 check "purge: the unit is gone" test ! -e /lib/systemd/system/cotaskd.service
-check "purge: the conf is gone" test ! -e /etc/cotaskd
+check "purge: the conf is gone" test ! -e /etc/cotaskd/cotaskd.conf -a ! -e /etc/cotaskd
 check "purge: systemd no longer knows cotaskd" bash -c '[[ $(systemctl show -p LoadState --value cotaskd) == not-found ]]'
