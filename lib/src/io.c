@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "internal.h"
 
@@ -86,4 +90,304 @@ int co_connect(int fd, const struct sockaddr *addr, socklen_t len, co_usec_t dea
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
                 return -errno;
         return err ? -err : 0;
+}
+
+/* ---- registered descriptors ---------------------------------------------
+ * A handle holds two libevent events on its descriptor: a persistent
+ * level-triggered EV_READ, added by the first wait for input and kept, and
+ * a one-shot EV_WRITE, added only when a write would block (as a
+ * hand-written server does). `ready` remembers what the kernel said last:
+ * a bit is cleared by EAGAIN or a short read or write (the buffer was
+ * drained or filled at that moment) and set again by a report from the
+ * loop; calls try the system call only with their bit set.
+ *
+ * Level-triggered rather than edge-triggered: a cleared bit is only ever
+ * a guess that saves a system call, never a lost wake-up. Whatever the
+ * guess, the loop reports the descriptor again while it stays readable,
+ * so a short read that did not drain (TCP urgent data stops a read at its
+ * mark, a Unix socket at a change of sender) costs a trip through the
+ * loop, not a hang. And it works on every libevent backend. The price of
+ * level triggering is that input nobody waits for is reported on every
+ * poll: a report that finds no task waiting, nor one woken and yet to run,
+ * removes EV_READ until a task waits again. */
+
+typedef struct fd_waiter {
+        co_task_t *task;
+        struct fd_waiter *prev, *next;
+        bool linked;
+        bool woken;             /* by a report or the handle's free */
+} fd_waiter_t;
+
+typedef struct fd_waiters {
+        fd_waiter_t *head, *tail;
+} fd_waiters_t;
+
+struct co_fd {
+        co_loop_t *loop;
+        int fd;
+        unsigned ready;         /* CO_FD_* bits worth a system call */
+        unsigned refs;          /* the owner's, plus one per waiting task */
+        unsigned rd_woken;      /* readers woken by a report, yet to run */
+        bool rd_armed;
+        bool freed;
+        bool not_socket;        /* send said ENOTSOCK: write() it is */
+        fd_waiters_t readers, writers;
+        struct event rd, wr;
+};
+
+static void waiter_link(fd_waiters_t *q, fd_waiter_t *w) {
+        w->prev = q->tail;
+        w->next = NULL;
+        w->linked = true;
+        if (q->tail)
+                q->tail->next = w;
+        else
+                q->head = w;
+        q->tail = w;
+}
+
+static void waiter_unlink(fd_waiters_t *q, fd_waiter_t *w) {
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                q->head = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        else
+                q->tail = w->prev;
+        w->prev = w->next = NULL;
+        w->linked = false;
+}
+
+/* Wakes every waiter of q with result (a task already woken by its
+ * deadline or a cancellation keeps that result); returns how many. */
+static unsigned waiters_wake_all(fd_waiters_t *q, int result) {
+        unsigned n = 0;
+        fd_waiter_t *w;
+
+        while ((w = q->head)) {
+                waiter_unlink(q, w);
+                w->woken = true;
+                co__wake(w->task, result);
+                n++;
+        }
+        return n;
+}
+
+static void fd_unref(co_fd_t *h) {
+        if (--h->refs == 0)
+                free(h);
+}
+
+static void fd_readable(evutil_socket_t fd, short what, void *arg) {
+        co_fd_t *h = arg;
+
+        (void) fd;
+        (void) what;
+        h->ready |= CO_FD_READABLE;
+        if (h->readers.head) {
+                h->rd_woken += waiters_wake_all(&h->readers, 0);
+        } else if (h->rd_woken == 0) {
+                event_del(&h->rd);
+                h->rd_armed = false;
+        }
+}
+
+static void fd_writable(evutil_socket_t fd, short what, void *arg) {
+        co_fd_t *h = arg;
+
+        (void) fd;
+        (void) what;
+        h->ready |= CO_FD_WRITABLE;
+        waiters_wake_all(&h->writers, 0);
+}
+
+int co_fd_new(co_fd_t **ret_handle, co_loop_t *loop, int fd) {
+        co_fd_t *h;
+
+        if (!ret_handle || fd < 0)
+                return -EINVAL;
+        if (!loop)
+                loop = co_loop_current();
+        if (!loop)
+                return -EPERM;
+        h = calloc(1, sizeof *h);
+        if (!h)
+                return -ENOMEM;
+        h->loop = loop;
+        h->fd = fd;
+        h->refs = 1;
+        /* Unknown yet: worth a try. */
+        h->ready = CO_FD_READABLE | CO_FD_WRITABLE;
+        if (event_assign(&h->rd, loop->base, fd, EV_READ | EV_PERSIST, fd_readable, h) < 0 ||
+            event_assign(&h->wr, loop->base, fd, EV_WRITE, fd_writable, h) < 0) {
+                free(h);
+                return -EINVAL;
+        }
+        *ret_handle = h;
+        return 0;
+}
+
+co_fd_t *co_fd_free(co_fd_t *h) {
+        if (!h)
+                return NULL;
+        /* No-ops for events never added. After this the descriptor may be
+         * closed and its number reused: nothing of ours refers to it. */
+        event_del(&h->rd);
+        event_del(&h->wr);
+        h->rd_armed = false;
+        h->freed = true;
+        h->rd_woken += waiters_wake_all(&h->readers, -EBADF);
+        waiters_wake_all(&h->writers, -EBADF);
+        /* Waiters hold references: they look at `freed` when they run. */
+        fd_unref(h);
+        return NULL;
+}
+
+int co_fd_get_fd(const co_fd_t *h) {
+        return h ? h->fd : -EINVAL;
+}
+
+static int fd_arm(co_fd_t *h, unsigned what) {
+        struct event *ev = what == CO_FD_READABLE ? &h->rd : &h->wr;
+
+        if (what == CO_FD_READABLE && h->rd_armed)
+                return 0;
+        /* A pending one-shot EV_WRITE: event_add does nothing. */
+        errno = 0;
+        if (event_add(ev, NULL) < 0)
+                return errno > 0 ? -errno : -EINVAL;
+        if (what == CO_FD_READABLE)
+                h->rd_armed = true;
+        return 0;
+}
+
+/* Waits for a report of `what` (one CO_FD_* bit). 0, or -errno: -EBADF
+ * once the handle has been freed, which must then not be touched. */
+static int fd_wait(co_fd_t *h, unsigned what, co_usec_t deadline) {
+        co_task_t *self = co__current();
+        fd_waiters_t *q = what == CO_FD_READABLE ? &h->readers : &h->writers;
+        fd_waiter_t w = { .task = self };
+        co_loop_t *l = h->loop;
+        bool freed;
+        int r;
+
+        if (!self)
+                return -EPERM;
+        if (self->loop != l)
+                return -EINVAL;
+        /* Before registering anything with libevent. */
+        r = co__checkpoint(self);
+        if (r < 0)
+                return r;
+        r = fd_arm(h, what);
+        if (r < 0)
+                return r;
+        waiter_link(q, &w);
+        h->refs++;
+        l->n_fd_waits++;
+        self->wait_kind = CO__WAIT_FD;
+        self->wait_fd = h->fd;
+        self->wait_events = what;
+        r = co__suspend(self, deadline);
+        l->n_fd_waits--;
+        if (w.linked)
+                waiter_unlink(q, &w);
+        else if (what == CO_FD_READABLE)
+                h->rd_woken--;
+        freed = h->freed;
+        fd_unref(h);
+        if (freed && r >= 0)
+                r = -EBADF;
+        return r;
+}
+
+ssize_t co_fd_read(co_fd_t *h, void *buf, size_t size, co_usec_t deadline) {
+        if (!h || (!buf && size > 0))
+                return -EINVAL;
+        for (;;) {
+                int r;
+
+                if (h->ready & CO_FD_READABLE) {
+                        ssize_t n = read(h->fd, buf, size);
+
+                        if (n >= 0) {
+                                /* Short: the kernel had no more. */
+                                if (n > 0 && (size_t) n < size)
+                                        h->ready &= ~(unsigned) CO_FD_READABLE;
+                                return n;
+                        }
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                return -errno;
+                        h->ready &= ~(unsigned) CO_FD_READABLE;
+                }
+                r = fd_wait(h, CO_FD_READABLE, deadline);
+                if (r < 0)
+                        return r;
+        }
+}
+
+ssize_t co_fd_write(co_fd_t *h, const void *buf, size_t size, co_usec_t deadline) {
+        if (!h || (!buf && size > 0))
+                return -EINVAL;
+        for (;;) {
+                int r;
+
+                if (h->ready & CO_FD_WRITABLE) {
+                        /* A peer that went away is -EPIPE, not a SIGPIPE. */
+                        ssize_t n = h->not_socket ? write(h->fd, buf, size)
+                                                  : send(h->fd, buf, size, MSG_NOSIGNAL);
+
+                        if (n >= 0) {
+                                /* Short: the buffer is full. */
+                                if ((size_t) n < size)
+                                        h->ready &= ~(unsigned) CO_FD_WRITABLE;
+                                return n;
+                        }
+                        if (errno == ENOTSOCK && !h->not_socket) {
+                                h->not_socket = true;
+                                continue;
+                        }
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                return -errno;
+                        h->ready &= ~(unsigned) CO_FD_WRITABLE;
+                }
+                r = fd_wait(h, CO_FD_WRITABLE, deadline);
+                if (r < 0)
+                        return r;
+        }
+}
+
+ssize_t co_fd_write_all(co_fd_t *h, const void *buf, size_t size, co_usec_t deadline) {
+        const char *p = buf;
+        size_t done = 0;
+
+        if (!h || (!buf && size > 0))
+                return -EINVAL;
+        while (done < size) {
+                ssize_t n = co_fd_write(h, p + done, size - done, deadline);
+
+                if (n < 0)
+                        return n;
+                done += (size_t) n;
+        }
+        return (ssize_t) size;
+}
+
+int co_fd_wait_readable(co_fd_t *h, co_usec_t deadline) {
+        if (!h)
+                return -EINVAL;
+        h->ready &= ~(unsigned) CO_FD_READABLE;
+        return fd_wait(h, CO_FD_READABLE, deadline);
+}
+
+int co_fd_wait_writable(co_fd_t *h, co_usec_t deadline) {
+        if (!h)
+                return -EINVAL;
+        h->ready &= ~(unsigned) CO_FD_WRITABLE;
+        return fd_wait(h, CO_FD_WRITABLE, deadline);
 }

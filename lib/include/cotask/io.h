@@ -24,6 +24,55 @@ CO_EXPORT int co_accept(int fd, struct sockaddr *ret_addr, socklen_t *ret_len, c
 /* connect, waiting for an in-progress connection to finish. */
 CO_EXPORT int co_connect(int fd, const struct sockaddr *addr, socklen_t len, co_usec_t deadline);
 
+/*
+ * A descriptor registered with a loop for as long as it is used: the
+ * cheap way to do a lot of I/O on one descriptor (a connection, a pipe).
+ * The calls above register and unregister the descriptor on every wait
+ * (two epoll_ctl calls) and try the system call before each wait (often a
+ * read that fails with EAGAIN); a handle keeps its registration and
+ * remembers what the kernel last said, so that a request/response
+ * connection costs one read and one write per message, like a hand-written
+ * callback server.
+ *
+ * The handle does not own the descriptor: free the handle (which
+ * unregisters it), then close the descriptor. Closing first would leave
+ * the loop watching a number the kernel may give to the next open file.
+ * The descriptor must be O_NONBLOCK and one epoll can watch (a socket, a
+ * pipe, a FIFO, a terminal, an eventfd; not a regular file).
+ *
+ * The calls follow co_read's: they try the system call at once unless the
+ * handle knows it would fail with EAGAIN (it failed so, or a read or write
+ * came back short, which on a stream means the buffer was drained or
+ * filled), and wait when it would; only waiting looks at cancellation
+ * (-ECANCELED) and the absolute deadline (-ETIMEDOUT). Any number of tasks
+ * of the handle's loop may wait on one handle: a readiness report wakes
+ * every task waiting for it, and each retries (one may find nothing left
+ * and wait again). Freeing a handle wakes the tasks waiting on it with
+ * -EBADF; they do not touch it after that.
+ */
+typedef struct co_fd co_fd_t;
+
+/* A handle for fd on loop (NULL: the running task's loop; -EPERM outside
+ * a task). Registers nothing yet: the first wait does. */
+CO_EXPORT int co_fd_new(co_fd_t **ret_handle, co_loop_t *loop, int fd);
+/* Unregisters and frees (from the loop's thread); the descriptor stays
+ * open. NULL-safe; returns NULL. */
+CO_EXPORT co_fd_t *co_fd_free(co_fd_t *handle);
+CO_EXPORT int co_fd_get_fd(const co_fd_t *handle);
+/* Reads at least one byte: the count, 0 at end of file, or -errno. */
+CO_EXPORT ssize_t co_fd_read(co_fd_t *handle, void *buf, size_t size, co_usec_t deadline);
+/* Writes at least one byte (on a socket without SIGPIPE): the count or
+ * -errno. For writers that must keep count across a cancellation. */
+CO_EXPORT ssize_t co_fd_write(co_fd_t *handle, const void *buf, size_t size, co_usec_t deadline);
+/* Writes all of buf: size, or -errno, like co_write_all. */
+CO_EXPORT ssize_t co_fd_write_all(co_fd_t *handle, const void *buf, size_t size, co_usec_t deadline);
+/* For system calls of one's own on the descriptor (recvmsg, accept4,
+ * splice): after one failed with EAGAIN, waits until the loop reports the
+ * descriptor readable (writable) again; 0 or -errno. A call that did not
+ * fail costs a trip through the loop. */
+CO_EXPORT int co_fd_wait_readable(co_fd_t *handle, co_usec_t deadline);
+CO_EXPORT int co_fd_wait_writable(co_fd_t *handle, co_usec_t deadline);
+
 #ifdef __cplusplus
 }
 #endif
