@@ -114,15 +114,18 @@ static void sink_stderr_logfmt(const co_log_record_t *rec) {
         (void) !write(STDERR_FILENO, line, b.n);
 }
 
-void co_log_fullv(co_log_level_t level, const char *file, unsigned line, const char *func,
-                  const co_log_field_t *fields, size_t n_fields, const char *fmt, va_list ap) {
+/* Formats and emits a record that passed the level check. Out of line: its
+ * 2 KB buffer would otherwise sit in the frame of every co_log call, and
+ * a task deep in its stack that logs nothing (a debug line, below the
+ * level) would still page in the stack below it. */
+static __attribute__((noinline)) void log_emit(co_log_level_t level, const char *file, unsigned line,
+                                               const char *func, const co_log_field_t *fields,
+                                               size_t n_fields, const char *fmt, va_list ap) {
         char msg[2048];
         co_task_t *t = co__current();
         struct timespec ts;
         co_log_record_t rec;
 
-        if ((int) level > atomic_load(&max_level))
-                return;
         vsnprintf(msg, sizeof msg, fmt, ap);
         clock_gettime(CLOCK_REALTIME, &ts);
         rec = (co_log_record_t) {
@@ -144,6 +147,13 @@ void co_log_fullv(co_log_level_t level, const char *file, unsigned line, const c
                 sink_fn(&rec, sink_userdata);
         else
                 sink_stderr_logfmt(&rec);
+}
+
+void co_log_fullv(co_log_level_t level, const char *file, unsigned line, const char *func,
+                  const co_log_field_t *fields, size_t n_fields, const char *fmt, va_list ap) {
+        if ((int) level > atomic_load(&max_level))
+                return;
+        log_emit(level, file, line, func, fields, n_fields, fmt, ap);
 }
 
 void co_log_full(co_log_level_t level, const char *file, unsigned line, const char *func,
