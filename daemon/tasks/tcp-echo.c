@@ -10,7 +10,10 @@
  * connection gives its permit back when it ends.
  *
  * A connection reads a chunk (up to ECHO_CHUNK bytes, under idle_timeout)
- * and writes all of it back, until end of file. On shutdown (the run
+ * and writes all of it back, until end of file, through a co_fd_t: its
+ * descriptor stays registered with the loop for the connection's life, so
+ * a message costs a read and a write, no epoll_ctl and no read that fails
+ * with EAGAIN. On shutdown (the run
  * cancelled) the listening socket is closed first; a connection waiting in
  * read closes at once, one writing a chunk back finishes it (shielded, under
  * its grace deadline) and then closes. A close after data is a lingering
@@ -70,6 +73,7 @@ typedef struct conn {
         echo_t *echo;
         struct conn *prev, *next;
         int fd;
+        co_fd_t *io;                    /* registered by the body, NULL before */
         char peer[INET6_ADDRSTRLEN + 16];
 } conn_t;
 
@@ -122,33 +126,28 @@ static void conn_debug(const conn_t *c, const char *what, int error, unsigned lo
  * by the grace deadline. Returns 0 or -errno. */
 static int conn_write(conn_t *c, const char *buf, size_t size) {
         co_usec_t idle = c->echo->echo_conf->idle_timeout_usec;
+        co_usec_t deadline = idle ? co_deadline_after(idle) : CO_USEC_INFINITY;
         co_shield_t shield;
         bool shielded = false;
         int r = 0;
 
         while (size > 0) {
-                ssize_t k = send(c->fd, buf, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t k = co_fd_write(c->io, buf, size, deadline);
 
-                if (k >= 0) {
-                        buf += k;
-                        size -= (size_t) k;
-                        continue;
-                }
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                        r = -errno;
-                        break;
-                }
-                r = co_fd_wait(c->fd, CO_FD_WRITABLE, idle ? co_deadline_after(idle) : CO_USEC_INFINITY);
-                if (r == -ECANCELED && !shielded) {
+                if (k == -ECANCELED && !shielded) {
                         co_shield_begin(&shield, co_task_grace_deadline());
                         shielded = true;
                         continue;
                 }
-                if (r < 0)
+                if (k < 0) {
+                        r = (int) k;
                         break;
-                r = 0;
+                }
+                buf += k;
+                size -= (size_t) k;
+                /* Progress: the idle timeout starts over. */
+                if (size > 0 && idle)
+                        deadline = co_deadline_after(idle);
         }
         if (shielded)
                 co_shield_end(&shield);
@@ -159,24 +158,28 @@ static int conn_write(conn_t *c, const char *buf, size_t size) {
  * read (and drop) until the peer's, for a while; a plain close would reset
  * the connection, dropping echoed data the peer has not read yet. Runs
  * shielded (from the finally block). */
-static void conn_close(conn_t *c, bool linger) {
+static void conn_close(conn_t *c, bool linger, char *buf) {
         char b;
 
         /* Nothing unread (the usual case, an idle connection): a plain close
          * sends what is queued, then FIN. */
         if (linger && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
                 linger = false;
-        if (linger && shutdown(c->fd, SHUT_WR) >= 0) {
+        /* Into the connection's heap buffer (there is one: something was
+         * read), not a stack one, that every connection would page in at
+         * shutdown. */
+        if (linger && buf && c->io && shutdown(c->fd, SHUT_WR) >= 0) {
                 co_usec_t deadline = co_deadline_after(ECHO_LINGER_USEC);
-                char buf[4096];
 
                 for (;;) {
-                        ssize_t k = co_read(c->fd, buf, sizeof buf, deadline);
+                        ssize_t k = co_fd_read(c->io, buf, ECHO_CHUNK, deadline);
 
                         if (k <= 0)
                                 break;
                 }
         }
+        /* Unregistered before the number can be reused. */
+        c->io = co_fd_free(c->io);
         close(c->fd);
         c->fd = -1;
 }
@@ -205,9 +208,12 @@ static int conn_run(void *arg) {
                         r = -ENOMEM;
                         CO_LEAVE;
                 }
+                r = co_fd_new(&c->io, NULL, c->fd);
+                if (r < 0)
+                        CO_LEAVE;
                 for (;;) {
-                        ssize_t n = co_read(c->fd, buf, ECHO_CHUNK,
-                                            idle ? co_deadline_after(idle) : CO_USEC_INFINITY);
+                        ssize_t n = co_fd_read(c->io, buf, ECHO_CHUNK,
+                                               idle ? co_deadline_after(idle) : CO_USEC_INFINITY);
 
                         if (n == 0) {
                                 conn_debug(c, "closed by the peer", 0, bytes);
@@ -241,7 +247,7 @@ static int conn_run(void *arg) {
         } CO_FINALLY {
                 if (r == -ENOMEM)
                         co_log(CO_LOG_WARNING, "connection from %s: out of memory", c->peer);
-                conn_close(c, linger);
+                conn_close(c, linger, buf);
                 co_sem_release(c->echo->slots);
                 conn_unlink(c);
                 free(buf);
