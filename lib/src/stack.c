@@ -5,18 +5,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cotask/cotask.h"
 #include "stack.h"
 
+#if defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#  endif
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #  define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_POPULATE_WRITE
+#  define MADV_POPULATE_WRITE 23
+#endif
+/* The calling process, for process_madvise, without a pidfd to keep. */
+#ifndef PIDFD_SELF_THREAD_GROUP
+#  define PIDFD_SELF_THREAD_GROUP (-10001)
 #endif
 
 /* Enough slots per arena that a million stacks need few thousand mmaps. */
 #define ARENA_BYTES ((size_t) 16 << 20)
 #define ARENA_MIN_SLOTS 16u
+/* Slots readied for carving by one system call at most: a batch of 32
+ * costs about a third less per guard than one madvise each, and a larger
+ * one gains little more. */
+#define PREPARE_MAX 32u
 
 const uint64_t co__stack_canary = UINT64_C(0xc07a5c0ffee15bad);
 
@@ -28,6 +47,7 @@ struct co__arena {
         unsigned n_slots;
         unsigned n_used;
         unsigned n_carved;              /* slots handed out at least once */
+        unsigned n_ready;               /* slots with guard and top page done, >= n_carved */
         co__guard_t guard;
         void *free_slots;               /* LIFO, linked through each slot's top word */
 };
@@ -212,7 +232,7 @@ static int arena_new(co__stack_pool_t *p, co__arena_t **ret) {
         return 0;
 }
 
-/* Installs the guard of a slot handed out for the first time. */
+/* Installs the guard of a slot, one system call per slot. */
 static int slot_guard(co__arena_t *a, char *slot) {
         size_t pg = page_size();
 
@@ -233,6 +253,81 @@ static int slot_guard(co__arena_t *a, char *slot) {
                         return -errno;
                 return 0;
         }
+        return 0;
+}
+
+/* The slot carved n-th from an arena: from the top down, so that a task
+ * that overflows runs into a neighbour that was not handed out yet. */
+static char *arena_slot(const co__arena_t *a, unsigned n) {
+        return a->base + (size_t) (a->n_slots - 1 - n) * a->pool->slot_size;
+}
+
+/* Whether process_madvise may still be tried: older kernels know neither
+ * PIDFD_SELF_THREAD_GROUP nor these advices in it, and a seccomp filter
+ * may refuse the call. Then guards go one madvise per slot and top pages
+ * are committed by their first touch, as before. */
+static _Atomic bool batch_guard_ok = true;
+static _Atomic bool batch_populate_ok = true;
+
+/* One process_madvise on our own process: true if it covered all of iov. */
+static bool madvise_batch(const struct iovec *iov, unsigned n, int advice, _Atomic bool *ok) {
+#ifdef SYS_process_madvise
+        long r;
+
+        if (!atomic_load_explicit(ok, memory_order_relaxed))
+                return false;
+#  ifdef RUNNING_ON_VALGRIND
+        /* valgrind 3.19 does not know the call and warns about it. */
+        if (RUNNING_ON_VALGRIND)
+                return false;
+#  endif
+        r = syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP, iov, (size_t) n, advice, 0u);
+        if (r < 0 && errno != ENOMEM && errno != EAGAIN && errno != EINTR)
+                atomic_store_explicit(ok, false, memory_order_relaxed);
+        return r == (long) n * (long) iov[0].iov_len;
+#else
+        (void) iov;
+        (void) n;
+        (void) advice;
+        (void) ok;
+        return false;
+#endif
+}
+
+/* Readies the next slots to carve: installs their guards and commits the
+ * top page of each, where a task's first frames go. A page fault costs
+ * more than committing the page from a system call, and one call for a
+ * batch of slots spares a system call per guard, so that spawning many
+ * tasks costs little beyond the pages themselves. The batch grows with
+ * the slots already carved from the arena, so that a loop with a few
+ * tasks commits only a few pages it does not use yet. */
+static int arena_prepare(co__arena_t *a) {
+        size_t pg = page_size();
+        struct iovec iov[PREPARE_MAX];
+        unsigned n = a->n_carved ? a->n_carved : 1;
+        int r;
+
+        if (n > PREPARE_MAX)
+                n = PREPARE_MAX;
+        if (n > a->n_slots - a->n_ready)
+                n = a->n_slots - a->n_ready;
+        for (unsigned i = 0; i < n; i++)
+                iov[i] = (struct iovec) { .iov_base = arena_slot(a, a->n_ready + i), .iov_len = pg };
+        if (a->guard != CO__GUARD_MADVISE || !madvise_batch(iov, n, MADV_GUARD_INSTALL, &batch_guard_ok))
+                for (unsigned i = 0; i < n; i++) {
+                        r = slot_guard(a, iov[i].iov_base);
+                        if (r < 0) {
+                                if (i == 0)
+                                        return r;
+                                n = i;
+                                break;
+                        }
+                }
+        /* Best effort: a page left out is committed by its first touch. */
+        for (unsigned i = 0; i < n; i++)
+                iov[i].iov_base = (char *) iov[i].iov_base + a->pool->slot_size - pg;
+        (void) madvise_batch(iov, n, MADV_POPULATE_WRITE, &batch_populate_ok);
+        a->n_ready += n;
         return 0;
 }
 
@@ -272,13 +367,12 @@ int co__stacks_get(co__stacks_t *s, size_t bytes, co__slot_t *ret_slot) {
                 slot = a->free_slots;
                 a->free_slots = *(void **) (slot + slot_size - sizeof(void *));
         } else {
-                /* Carve from the top down: a task that overflows runs into
-                 * a neighbour that was not handed out yet. */
-                slot = a->base + (size_t) (a->n_slots - 1 - a->n_carved) * slot_size;
-                r = slot_guard(a, slot);
-                if (r < 0)
-                        return r;
-                a->n_carved++;
+                if (a->n_carved == a->n_ready) {
+                        r = arena_prepare(a);
+                        if (r < 0)
+                                return r;
+                }
+                slot = arena_slot(a, a->n_carved++);
         }
         a->n_used++;
         if (arena_full(a)) {
