@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: MIT */
+
+/* co_fd_t, the registered descriptor: reads and writes, end of file and
+ * errors, deadlines and cancellation, several tasks on one handle, a handle
+ * freed under its waiters, input nobody waits for, a short read that did
+ * not drain, every backend. */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "test-util.h"
+
+static void pipe_nb(int p[2]) {
+        assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+}
+
+static void socketpair_nb(int s[2]) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s), 0);
+}
+
+/* ---- reads and writes ------------------------------------------------------ */
+
+static int pipe_basics(void *arg) {
+        int *p = arg;
+        co_fd_t *rd = NULL, *wr = NULL;
+        char buf[16];
+
+        assert_int_equal(co_fd_new(&rd, NULL, p[0]), 0);
+        assert_int_equal(co_fd_new(&wr, NULL, p[1]), 0);
+        assert_int_equal(co_fd_get_fd(rd), p[0]);
+        assert_int_equal(co_fd_write_all(wr, "hello", 5, CO_USEC_INFINITY), 5);
+        /* Short: the handle now knows the pipe is empty and waits. */
+        assert_int_equal(co_fd_read(rd, buf, sizeof buf, CO_USEC_INFINITY), 5);
+        assert_memory_equal(buf, "hello", 5);
+        assert_int_equal(co_fd_read(rd, buf, sizeof buf, co_deadline_after(msec(10))), -ETIMEDOUT);
+        /* A full read keeps going without a wait. */
+        assert_int_equal(co_fd_write(wr, "0123456789", 10, CO_USEC_INFINITY), 10);
+        assert_int_equal(co_fd_read(rd, buf, 4, CO_USEC_INFINITY), 4);
+        assert_memory_equal(buf, "0123", 4);
+        assert_int_equal(co_fd_read(rd, buf, sizeof buf, CO_USEC_INFINITY), 6);
+        assert_memory_equal(buf, "456789", 6);
+        /* End of file, as often as asked. */
+        wr = co_fd_free(wr);
+        assert_null(wr);
+        close(p[1]);
+        p[1] = -1;
+        assert_int_equal(co_fd_read(rd, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC)), 0);
+        assert_int_equal(co_fd_read(rd, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC)), 0);
+        co_fd_free(rd);
+        return 0;
+}
+
+static void test_io_pipe_read_write_eof(void **state) {
+        int p[2];
+
+        pipe_nb(p);
+        assert_int_equal(run_main(pipe_basics, p).kind, CO_OUTCOME_RESULT);
+        close(p[0]);
+}
+
+typedef struct pingpong {
+        int s[2];
+        unsigned rounds;
+} pingpong_t;
+
+static int pong(void *arg) {
+        pingpong_t *pp = arg;
+        co_fd_t *h = NULL;
+        char buf[64];
+        ssize_t n;
+
+        assert_int_equal(co_fd_new(&h, NULL, pp->s[1]), 0);
+        while ((n = co_fd_read(h, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC))) > 0)
+                assert_int_equal(co_fd_write_all(h, buf, (size_t) n, CO_USEC_INFINITY), n);
+        assert_int_equal(n, 0);
+        co_fd_free(h);
+        return 0;
+}
+
+static int ping(void *arg) {
+        pingpong_t *pp = arg;
+        _cleanup_task_ co_task_t *t = NULL;
+        co_outcome_t o;
+        co_fd_t *h = NULL;
+
+        assert_int_equal(co_spawn(&t, "pong", pong, pp), 0);
+        assert_int_equal(co_fd_new(&h, NULL, pp->s[0]), 0);
+        for (unsigned i = 0; i < pp->rounds; i++) {
+                char out[32], in[32];
+                int len = snprintf(out, sizeof out, "message %u", i);
+                size_t got = 0;
+
+                assert_int_equal(co_fd_write_all(h, out, (size_t) len, CO_USEC_INFINITY), len);
+                while (got < (size_t) len) {
+                        ssize_t n = co_fd_read(h, in + got, (size_t) len - got, co_deadline_after(5 * CO_USEC_PER_SEC));
+
+                        assert_true(n > 0);
+                        got += (size_t) n;
+                }
+                assert_memory_equal(in, out, (size_t) len);
+        }
+        co_fd_free(h);
+        /* Our end of file ends pong. */
+        assert_int_equal(shutdown(pp->s[0], SHUT_WR), 0);
+        assert_int_equal(co_task_join(t, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+        return 0;
+}
+
+static void test_io_socket_ping_pong(void **state) {
+        pingpong_t pp = { .rounds = 1000 };
+
+        socketpair_nb(pp.s);
+        assert_int_equal(run_main(ping, &pp).kind, CO_OUTCOME_RESULT);
+        close(pp.s[0]);
+        close(pp.s[1]);
+}
+
+/* Every backend: the handle's events are level-triggered, poll and select
+ * have no other kind. */
+static void test_io_backends(void **state) {
+        static const char *const backends[] = { "epoll", "poll", "select" };
+
+        for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+                co_loop_opts_t opts = { .backend = backends[i] };
+                _cleanup_loop_ co_loop_t *loop = NULL;
+                _cleanup_task_ co_task_t *t = NULL;
+                pingpong_t pp = { .rounds = 100 };
+                co_outcome_t o;
+
+                assert_int_equal(co_loop_new_with(&loop, &opts), 0);
+                socketpair_nb(pp.s);
+                assert_int_equal(co_loop_spawn(loop, &t, "ping", ping, &pp, NULL), 0);
+                assert_int_equal(co_loop_run(loop), 0);
+                assert_int_equal(co_task_get_outcome(t, &o), 0);
+                assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+                close(pp.s[0]);
+                close(pp.s[1]);
+        }
+}
+
+/* A writer that fills the buffer waits for room, and gets all of it
+ * across to a slow reader. */
+typedef struct bulk {
+        int s[2];
+        size_t size;
+        char *data;
+} bulk_t;
+
+static int bulk_reader(void *arg) {
+        bulk_t *b = arg;
+        co_fd_t *h = NULL;
+        size_t got = 0;
+        char *back = malloc(b->size);
+
+        assert_non_null(back);
+        assert_int_equal(co_fd_new(&h, NULL, b->s[1]), 0);
+        while (got < b->size) {
+                ssize_t n = co_fd_read(h, back + got, b->size - got, co_deadline_after(10 * CO_USEC_PER_SEC));
+
+                assert_true(n > 0);
+                got += (size_t) n;
+                /* Slow: the writer finds the buffer full. */
+                if (got < b->size / 2)
+                        assert_int_equal(co_sleep(100), 0);
+        }
+        assert_memory_equal(back, b->data, b->size);
+        free(back);
+        co_fd_free(h);
+        return 0;
+}
+
+static int bulk_writer(void *arg) {
+        bulk_t *b = arg;
+        _cleanup_task_ co_task_t *t = NULL;
+        co_outcome_t o;
+        co_fd_t *h = NULL;
+
+        assert_int_equal(co_spawn(&t, "reader", bulk_reader, b), 0);
+        assert_int_equal(co_fd_new(&h, NULL, b->s[0]), 0);
+        assert_int_equal(co_fd_write_all(h, b->data, b->size, co_deadline_after(10 * CO_USEC_PER_SEC)),
+                         (ssize_t) b->size);
+        co_fd_free(h);
+        assert_int_equal(co_task_join(t, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+        return 0;
+}
+
+static void test_io_write_all_waits_for_room(void **state) {
+        bulk_t b = { .size = 4 << 20 };
+
+        b.data = malloc(b.size);
+        assert_non_null(b.data);
+        for (size_t i = 0; i < b.size; i++)
+                b.data[i] = (char) (i * 7 + i / 4096);
+        socketpair_nb(b.s);
+        assert_int_equal(run_main(bulk_writer, &b).kind, CO_OUTCOME_RESULT);
+        close(b.s[0]);
+        close(b.s[1]);
+        free(b.data);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static int error_calls(void *arg) {
+        int *s = arg;
+        co_fd_t *h = NULL;
+        char buf[8];
+
+        assert_int_equal(co_fd_new(NULL, NULL, s[0]), -EINVAL);
+        assert_int_equal(co_fd_new(&h, NULL, -1), -EINVAL);
+        assert_null(h);
+        assert_int_equal(co_fd_read(NULL, buf, sizeof buf, CO_USEC_INFINITY), -EINVAL);
+        assert_int_equal(co_fd_write(NULL, buf, sizeof buf, CO_USEC_INFINITY), -EINVAL);
+        assert_int_equal(co_fd_write_all(NULL, buf, sizeof buf, CO_USEC_INFINITY), -EINVAL);
+        assert_int_equal(co_fd_wait_readable(NULL, CO_USEC_INFINITY), -EINVAL);
+        assert_int_equal(co_fd_wait_writable(NULL, CO_USEC_INFINITY), -EINVAL);
+        assert_int_equal(co_fd_get_fd(NULL), -EINVAL);
+        assert_null(co_fd_free(NULL));
+
+        /* A vanished peer: -EPIPE, no SIGPIPE. */
+        assert_int_equal(co_fd_new(&h, NULL, s[0]), 0);
+        close(s[1]);
+        s[1] = -1;
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, CO_USEC_INFINITY), 0);
+        assert_int_equal(co_fd_write_all(h, "x", 1, CO_USEC_INFINITY), -EPIPE);
+        co_fd_free(h);
+
+        /* Not a socket: write(); a bad descriptor: its errno. */
+        assert_int_equal(co_fd_new(&h, NULL, 1000), 0);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, CO_USEC_INFINITY), -EBADF);
+        assert_int_equal(co_fd_write(h, buf, sizeof buf, CO_USEC_INFINITY), -EBADF);
+        co_fd_free(h);
+        return 0;
+}
+
+static void test_io_errors(void **state) {
+        int s[2], p[2];
+        co_fd_t *h = NULL;
+        char buf[8];
+
+        socketpair_nb(s);
+        assert_int_equal(run_main(error_calls, s).kind, CO_OUTCOME_RESULT);
+        close(s[0]);
+
+        /* Outside a task: a loop must be named, and nothing may wait. */
+        pipe_nb(p);
+        assert_int_equal(co_fd_new(&h, NULL, p[0]), -EPERM);
+        {
+                _cleanup_loop_ co_loop_t *loop = NULL;
+
+                assert_int_equal(co_loop_new(&loop), 0);
+                assert_int_equal(co_fd_new(&h, loop, p[0]), 0);
+                assert_int_equal(co_fd_read(h, buf, sizeof buf, CO_USEC_INFINITY), -EPERM);
+                assert_int_equal(write(p[1], "ab", 2), 2);
+                /* Known empty after EAGAIN: -EPERM again, as it would wait. */
+                assert_int_equal(co_fd_read(h, buf, sizeof buf, CO_USEC_INFINITY), -EPERM);
+                h = co_fd_free(h);
+                assert_int_equal(co_fd_new(&h, loop, p[0]), 0);
+                assert_int_equal(co_fd_read(h, buf, sizeof buf, CO_USEC_INFINITY), 2);
+                co_fd_free(h);
+        }
+        close(p[0]);
+        close(p[1]);
+}
+
+/* ---- deadlines and cancellation ---------------------------------------------------- */
+
+static int deadline_calls(void *arg) {
+        int *s = arg;
+        co_fd_t *h = NULL;
+        char buf[4096];
+        co_usec_t start;
+        ssize_t n;
+
+        assert_int_equal(co_fd_new(&h, NULL, s[0]), 0);
+        start = co_now();
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(20))), -ETIMEDOUT);
+        assert_true(co_now() - start >= msec(20));
+        /* Fill the socket: then a write waits, until its deadline. */
+        memset(buf, 'x', sizeof buf);
+        while ((n = send(s[0], buf, sizeof buf, MSG_DONTWAIT)) > 0)
+                ;
+        assert_int_equal(co_fd_write(h, buf, sizeof buf, co_deadline_after(msec(20))), -ETIMEDOUT);
+        assert_int_equal(co_fd_wait_writable(h, co_deadline_after(msec(20))), -ETIMEDOUT);
+        /* A deadline already passed does not stop a call that need not
+         * wait, like co_read. */
+        assert_int_equal(write(s[1], "abc", 3), 3);
+        assert_int_equal(co_fd_wait_readable(h, co_deadline_after(5 * CO_USEC_PER_SEC)), 0);
+        assert_int_equal(co_fd_read(h, buf, 2, 1), 2);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, 1), 1);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, 1), -ETIMEDOUT);
+        co_fd_free(h);
+        return 0;
+}
+
+static void test_io_deadlines(void **state) {
+        int s[2];
+
+        socketpair_nb(s);
+        assert_int_equal(run_main(deadline_calls, s).kind, CO_OUTCOME_RESULT);
+        close(s[0]);
+        close(s[1]);
+}
+
+typedef struct cancel_case {
+        int s[2];
+        co_fd_t *h;
+        ssize_t read_result, after, shielded;
+} cancel_case_t;
+
+static int cancelled_reader(void *arg) {
+        cancel_case_t *c = arg;
+        co_shield_t sh;
+        char buf[8];
+
+        c->read_result = co_fd_read(c->h, buf, sizeof buf, CO_USEC_INFINITY);
+        /* Level-triggered: every later wait fails at once, too. */
+        c->after = co_fd_wait_readable(c->h, CO_USEC_INFINITY);
+        /* A shield lets it wait again. */
+        co_shield_begin(&sh, co_deadline_after(5 * CO_USEC_PER_SEC));
+        c->shielded = co_fd_read(c->h, buf, sizeof buf, CO_USEC_INFINITY);
+        co_shield_end(&sh);
+        return 0;
+}
+
+static int cancel_main(void *arg) {
+        cancel_case_t *c = arg;
+        _cleanup_task_ co_task_t *t = NULL;
+        char want[32];
+
+        assert_int_equal(co_fd_new(&c->h, NULL, c->s[0]), 0);
+        assert_int_equal(co_spawn(&t, "reader", cancelled_reader, c), 0);
+        assert_int_equal(co_sleep(msec(5)), 0);
+        snprintf(want, sizeof want, "fd %d readable", c->s[0]);
+        assert_string_equal(co_task_get_wait(t), want);
+        co_task_cancel(t, "test");
+        assert_int_equal(co_sleep(msec(5)), 0);
+        assert_int_equal(write(c->s[1], "late", 4), 4);
+        assert_int_equal(co_task_join(t, NULL), 0);
+        c->h = co_fd_free(c->h);
+        return 0;
+}
+
+static void test_io_cancel(void **state) {
+        cancel_case_t c = { .read_result = 1, .after = 1, .shielded = -1 };
+
+        socketpair_nb(c.s);
+        assert_int_equal(run_main(cancel_main, &c).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(c.read_result, -ECANCELED);
+        assert_int_equal(c.after, -ECANCELED);
+        assert_int_equal(c.shielded, 4);
+        close(c.s[0]);
+        close(c.s[1]);
+}
+
+/* ---- several tasks on one handle ------------------------------------------------ */
+
+typedef struct shared {
+        int s[2];
+        co_fd_t *h;
+        char got[2];
+        unsigned n_got;
+        ssize_t results[2];
+        bool free_after_read;
+} shared_t;
+
+typedef struct reader_arg {
+        shared_t *sh;
+        unsigned i;
+} reader_arg_t;
+
+static int shared_reader(void *arg) {
+        reader_arg_t *a = arg;
+        shared_t *sh = a->sh;
+        char c;
+
+        a->sh->results[a->i] = co_fd_read(sh->h, &c, 1, co_deadline_after(5 * CO_USEC_PER_SEC));
+        if (sh->results[a->i] == 1) {
+                sh->got[sh->n_got++] = c;
+                /* The other reader was woken by the same report and has
+                 * not run: it must get -EBADF, and not touch the handle. */
+                if (sh->free_after_read)
+                        sh->h = co_fd_free(sh->h);
+        }
+        return 0;
+}
+
+static int two_readers(void *arg) {
+        shared_t *sh = arg;
+        _cleanup_task_ co_task_t *a = NULL;
+        _cleanup_task_ co_task_t *b = NULL;
+        reader_arg_t aa = { sh, 0 }, ba = { sh, 1 };
+        char want[32];
+
+        assert_int_equal(co_fd_new(&sh->h, NULL, sh->s[0]), 0);
+        assert_int_equal(co_spawn(&a, "reader a", shared_reader, &aa), 0);
+        assert_int_equal(co_spawn(&b, "reader b", shared_reader, &ba), 0);
+        assert_int_equal(co_sleep(msec(5)), 0);
+        snprintf(want, sizeof want, "fd %d readable", sh->s[0]);
+        assert_string_equal(co_task_get_wait(a), want);
+        assert_string_equal(co_task_get_wait(b), want);
+        /* One byte: both are woken, one gets it, the other waits again. */
+        assert_int_equal(write(sh->s[1], "1", 1), 1);
+        assert_int_equal(co_sleep(msec(5)), 0);
+        if (!sh->free_after_read) {
+                assert_int_equal(sh->n_got, 1);
+                assert_true(co_task_get_state(a) == CO_TASK_SUSPENDED || co_task_get_state(b) == CO_TASK_SUSPENDED);
+                assert_int_equal(write(sh->s[1], "2", 1), 1);
+        }
+        assert_int_equal(co_task_join(a, NULL), 0);
+        assert_int_equal(co_task_join(b, NULL), 0);
+        sh->h = co_fd_free(sh->h);
+        return 0;
+}
+
+static void test_io_two_readers(void **state) {
+        shared_t sh = {};
+
+        socketpair_nb(sh.s);
+        assert_int_equal(run_main(two_readers, &sh).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(sh.n_got, 2);
+        assert_int_equal(sh.results[0], 1);
+        assert_int_equal(sh.results[1], 1);
+        assert_true((sh.got[0] == '1' && sh.got[1] == '2'));
+        close(sh.s[0]);
+        close(sh.s[1]);
+}
+
+/* A reader and a writer at once on one handle: full duplex. */
+typedef struct duplex {
+        int s[2];
+        co_fd_t *h;
+        size_t size;
+} duplex_t;
+
+static int duplex_writer(void *arg) {
+        duplex_t *d = arg;
+        char *buf = calloc(1, d->size);
+
+        assert_non_null(buf);
+        assert_int_equal(co_fd_write_all(d->h, buf, d->size, co_deadline_after(10 * CO_USEC_PER_SEC)),
+                         (ssize_t) d->size);
+        free(buf);
+        return 0;
+}
+
+static int duplex_main(void *arg) {
+        duplex_t *d = arg;
+        _cleanup_task_ co_task_t *w = NULL;
+        _cleanup_task_ co_task_t *peer = NULL;
+        pingpong_t pp = { .s = { -1, d->s[1] } };
+        co_outcome_t o;
+        char buf[4096];
+        size_t got = 0;
+
+        assert_int_equal(co_fd_new(&d->h, NULL, d->s[0]), 0);
+        /* The peer echoes all we write, so that our writer fills its
+         * buffer while we read. */
+        assert_int_equal(co_spawn(&peer, "peer", pong, &pp), 0);
+        assert_int_equal(co_spawn(&w, "writer", duplex_writer, d), 0);
+        while (got < d->size) {
+                ssize_t n = co_fd_read(d->h, buf, sizeof buf, co_deadline_after(10 * CO_USEC_PER_SEC));
+
+                assert_true(n > 0);
+                got += (size_t) n;
+        }
+        assert_int_equal(co_task_join(w, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+        assert_int_equal(shutdown(d->s[0], SHUT_WR), 0);
+        assert_int_equal(co_task_join(peer, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+        d->h = co_fd_free(d->h);
+        return 0;
+}
+
+static void test_io_reader_and_writer(void **state) {
+        duplex_t d = { .size = 2 << 20 };
+
+        socketpair_nb(d.s);
+        assert_int_equal(run_main(duplex_main, &d).kind, CO_OUTCOME_RESULT);
+        close(d.s[0]);
+        close(d.s[1]);
+}
+
+/* ---- a handle freed under its waiters ---------------------------------------------------- */
+
+typedef struct freed {
+        int s[2];
+        co_fd_t *h;
+        ssize_t r_read, r_write;
+} freed_t;
+
+static int freed_reader(void *arg) {
+        freed_t *f = arg;
+        char buf[8];
+
+        f->r_read = co_fd_read(f->h, buf, sizeof buf, CO_USEC_INFINITY);
+        return 0;
+}
+
+static int freed_writer(void *arg) {
+        freed_t *f = arg;
+        char buf[4096] = { 0 };
+        ssize_t n;
+
+        do
+                n = co_fd_write(f->h, buf, sizeof buf, CO_USEC_INFINITY);
+        while (n > 0);
+        f->r_write = n;
+        return 0;
+}
+
+static int free_under_waiters(void *arg) {
+        freed_t *f = arg;
+        _cleanup_task_ co_task_t *r = NULL;
+        _cleanup_task_ co_task_t *w = NULL;
+
+        assert_int_equal(co_fd_new(&f->h, NULL, f->s[0]), 0);
+        assert_int_equal(co_spawn(&r, "reader", freed_reader, f), 0);
+        assert_int_equal(co_spawn(&w, "writer", freed_writer, f), 0);
+        assert_int_equal(co_sleep(msec(20)), 0);
+        assert_int_equal(co_task_get_state(r), CO_TASK_SUSPENDED);
+        assert_int_equal(co_task_get_state(w), CO_TASK_SUSPENDED);
+        f->h = co_fd_free(f->h);
+        /* Unregistered: the descriptor may be closed, its number reused. */
+        close(f->s[0]);
+        assert_int_equal(co_task_join(r, NULL), 0);
+        assert_int_equal(co_task_join(w, NULL), 0);
+        return 0;
+}
+
+static void test_io_free_wakes_waiters(void **state) {
+        freed_t f = { .r_read = 1, .r_write = 1 };
+
+        socketpair_nb(f.s);
+        assert_int_equal(run_main(free_under_waiters, &f).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(f.r_read, -EBADF);
+        assert_int_equal(f.r_write, -EBADF);
+        close(f.s[1]);
+}
+
+/* Two readers woken by one report; the first frees the handle before the
+ * second runs. */
+static void test_io_free_after_wake(void **state) {
+        shared_t sh = { .free_after_read = true };
+
+        socketpair_nb(sh.s);
+        assert_int_equal(run_main(two_readers, &sh).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(sh.n_got, 1);
+        assert_int_equal(sh.results[0], 1);
+        assert_int_equal(sh.results[1], -EBADF);
+        close(sh.s[0]);
+        close(sh.s[1]);
+}
+
+/* ---- what level triggering must not cost ----------------------------------------------- */
+
+static co_usec_t cpu_now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (co_usec_t) ts.tv_sec * CO_USEC_PER_SEC + (co_usec_t) ts.tv_nsec / 1000;
+}
+
+/* Input arrives that nobody waits for: the loop sleeps all the same. */
+static int unwanted_input(void *arg) {
+        int *s = arg;
+        co_fd_t *h = NULL;
+        co_usec_t cpu;
+        char buf[8];
+
+        assert_int_equal(co_fd_new(&h, NULL, s[0]), 0);
+        /* Registered by a wait. */
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        assert_int_equal(write(s[1], "x", 1), 1);
+        cpu = cpu_now();
+        assert_int_equal(co_sleep(msec(200)), 0);
+        cpu = cpu_now() - cpu;
+        /* A spinning loop would have burnt about 200 ms. */
+        assert_true(cpu < msec(50));
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), 1);
+        co_fd_free(h);
+        return 0;
+}
+
+static void test_io_unwanted_input_does_not_spin(void **state) {
+        int s[2];
+
+        socketpair_nb(s);
+        assert_int_equal(run_main(unwanted_input, s).kind, CO_OUTCOME_RESULT);
+        close(s[0]);
+        close(s[1]);
+}
+
+/* A short read that did not drain: TCP stops a read at the urgent mark,
+ * with more data queued behind it. The handle guesses "drained", and the
+ * level-triggered registration corrects the guess without new input. */
+static int urgent_reader(void *arg) {
+        int *s = arg;
+        co_fd_t *h = NULL;
+        char buf[64];
+
+        assert_int_equal(send(s[1], "abc", 3, 0), 3);
+        assert_int_equal(send(s[1], "X", 1, MSG_OOB), 1);
+        assert_int_equal(send(s[1], "def", 3, 0), 3);
+        assert_int_equal(co_sleep(msec(20)), 0);
+        assert_int_equal(co_fd_new(&h, NULL, s[0]), 0);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(CO_USEC_PER_SEC)), 3);
+        assert_memory_equal(buf, "abc", 3);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(CO_USEC_PER_SEC)), 3);
+        assert_memory_equal(buf, "def", 3);
+        co_fd_free(h);
+        return 0;
+}
+
+static void test_io_short_read_that_did_not_drain(void **state) {
+        struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof in;
+        int l, s[2];
+
+        l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(l >= 0);
+        assert_int_equal(bind(l, (struct sockaddr *) &in, sizeof in), 0);
+        assert_int_equal(listen(l, 1), 0);
+        assert_int_equal(getsockname(l, (struct sockaddr *) &in, &len), 0);
+        s[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(s[1] >= 0);
+        assert_int_equal(connect(s[1], (struct sockaddr *) &in, sizeof in), 0);
+        s[0] = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        assert_true(s[0] >= 0);
+        assert_int_equal(run_main(urgent_reader, s).kind, CO_OUTCOME_RESULT);
+        close(s[0]);
+        close(s[1]);
+        close(l);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_io_pipe_read_write_eof),
+                cmocka_unit_test(test_io_socket_ping_pong),
+                cmocka_unit_test(test_io_backends),
+                cmocka_unit_test(test_io_write_all_waits_for_room),
+                cmocka_unit_test(test_io_errors),
+                cmocka_unit_test(test_io_deadlines),
+                cmocka_unit_test(test_io_cancel),
+                cmocka_unit_test(test_io_two_readers),
+                cmocka_unit_test(test_io_reader_and_writer),
+                cmocka_unit_test(test_io_free_wakes_waiters),
+                cmocka_unit_test(test_io_free_after_wake),
+                cmocka_unit_test(test_io_unwanted_input_does_not_spin),
+                cmocka_unit_test(test_io_short_read_that_did_not_drain),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
