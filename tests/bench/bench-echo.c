@@ -283,8 +283,10 @@ static pid_t server_start(const server_t *s, uint16_t port, conf_dir_t *conf) {
         pid = fork();
         if (pid < 0)
                 fail("fork: %s", strerror(errno));
-        if (pid == 0)
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 raw_serve(port);
+        }
         return pid;
 }
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -219,7 +220,9 @@ static inline pid_t spawn_quiet(char *const argv[]) {
                 int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
                 int err = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : null;
 
-                if (null < 0 || err < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
+                /* A bench that fails half-way must not leave a server behind. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || null < 0 || err < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+                    dup2(err, STDERR_FILENO) < 0)
                         _exit(127);
                 execv(argv[0], argv);
                 _exit(127);
