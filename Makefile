@@ -158,6 +158,19 @@ DEPS_FILES := /usr/include/valgrind/valgrind.h:valgrind /usr/bin/valgrind:valgri
               /lib/systemd/systemd-journald:systemd
 DEPS_BENCH := /usr/lib/python3/dist-packages/uvloop/__init__.py:python3-uvloop
 
+# Shell text for recipes: $(call files_missing,PATH:PACKAGE ...) adds to
+# $$missing the packages whose file is not there; $(install_missing)
+# installs $$missing (as root) or prints the apt-get line and fails.
+files_missing = for d in $(1); do test -e "$${d%%:*}" || missing="$$missing $${d\#*:}"; done;
+define install_missing
+if [ -n "$$missing" ]; then \
+	cmd="apt-get install -y --no-install-recommends$$missing"; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages; as root run: apt-get update && $$cmd" >&2; exit 1; fi; \
+	echo "installing:$$missing"; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd; \
+fi
+endef
+
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
@@ -167,16 +180,8 @@ deps:
 	for d in $(DEPS_PC); do \
 		pkg-config --exists "$${d%%:*}" 2>/dev/null || missing="$$missing $${d#*:}"; \
 	done; \
-	for d in $(DEPS_FILES) $(if $(filter bench,$(MAKECMDGOALS)),$(DEPS_BENCH)); do \
-		test -e "$${d%%:*}" || missing="$$missing $${d#*:}"; \
-	done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	cmd="apt-get install -y --no-install-recommends$$missing"; \
-	if [ "$$(id -u)" != 0 ]; then \
-		echo "missing build dependencies; as root run: apt-get update && $$cmd" >&2; exit 1; \
-	fi; \
-	echo "installing build dependencies:$$missing"; \
-	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd
+	$(call files_missing,$(DEPS_FILES) $(if $(filter bench,$(MAKECMDGOALS)),$(DEPS_BENCH))) \
+	$(install_missing)
 
 # The build's own pkg-config queries ran before deps could install them:
 # run the real work in a fresh make.
@@ -228,13 +233,7 @@ DEB_TOOLS := /usr/bin/dpkg-buildpackage:dpkg-dev /usr/bin/dh:debhelper /usr/bin/
 DEB_SRC   := $(BUILD)/deb/cotask-$(VERSION)
 
 deb:
-	@missing=""; \
-	for d in $(DEB_TOOLS); do test -e "$${d%%:*}" || missing="$$missing $${d#*:}"; done; \
-	if [ -n "$$missing" ]; then \
-		cmd="apt-get install -y --no-install-recommends$$missing"; \
-		if [ "$$(id -u)" != 0 ]; then echo "missing packaging tools; as root run: apt-get update && $$cmd" >&2; exit 1; fi; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd; \
-	fi
+	@missing=""; $(call files_missing,$(DEB_TOOLS)) $(install_missing)
 	@v=$$(dpkg-parsechangelog -SVersion); [ "$$v" = "$(VERSION)" ] || \
 		{ echo "debian/changelog is at $$v, the Makefile at $(VERSION)" >&2; exit 1; }
 	@dpkg-checkbuilddeps 2>/dev/null || { \
@@ -251,13 +250,7 @@ deb:
 CT_TOOLS := /usr/bin/systemd-nspawn:systemd-container /usr/bin/nsenter:util-linux
 
 check-systemd:
-	@missing=""; \
-	for d in $(CT_TOOLS); do test -e "$${d%%:*}" || missing="$$missing $${d#*:}"; done; \
-	if [ -n "$$missing" ]; then \
-		cmd="apt-get install -y --no-install-recommends$$missing"; \
-		if [ "$$(id -u)" != 0 ]; then echo "missing: as root run: apt-get update && $$cmd" >&2; exit 1; fi; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd; \
-	fi
+	@missing=""; $(call files_missing,$(CT_TOOLS)) $(install_missing)
 	@$(MAKE) --no-print-directory deb DEB_BUILD_OPTIONS=nocheck
 	tests/check-systemd.sh $(BUILD)
 
