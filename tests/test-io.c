@@ -595,6 +595,60 @@ static void test_io_unwanted_input_does_not_spin(void **state) {
         close(s[1]);
 }
 
+/* A reader woken by a report, queued behind more ready tasks than the
+ * scheduler resumes between two polls: the loop polls with the descriptor
+ * still readable and nobody waiting on it, and must still come back to run
+ * the reader (libevent's EVLOOP_NONBLOCK alone would dispatch for ever). */
+static int spinner(void *arg) {
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(co_task_yield(), 0);
+        return 0;
+}
+
+typedef struct behind {
+        int s[2];
+        co_fd_t *h;
+        ssize_t r;
+} behind_t;
+
+static int behind_reader(void *arg) {
+        behind_t *b = arg;
+        char buf[8];
+
+        b->r = co_fd_read(b->h, buf, sizeof buf, co_deadline_after(10 * CO_USEC_PER_SEC));
+        return 0;
+}
+
+static int reader_behind_busy_tasks(void *arg) {
+        behind_t *b = arg;
+        _cleanup_task_ co_task_t *r = NULL;
+        co_task_t *spinners[400];
+
+        assert_int_equal(co_fd_new(&b->h, NULL, b->s[0]), 0);
+        assert_int_equal(co_spawn(&r, "reader", behind_reader, b), 0);
+        assert_int_equal(co_sleep(msec(5)), 0);
+        for (size_t i = 0; i < ELEMENTSOF(spinners); i++)
+                assert_int_equal(co_spawn(&spinners[i], "spinner", spinner, NULL), 0);
+        assert_int_equal(write(b->s[1], "x", 1), 1);
+        assert_int_equal(co_task_join(r, NULL), 0);
+        for (size_t i = 0; i < ELEMENTSOF(spinners); i++) {
+                assert_int_equal(co_task_join(spinners[i], NULL), 0);
+                co_task_unref(spinners[i]);
+        }
+        b->h = co_fd_free(b->h);
+        return 0;
+}
+
+static void test_io_woken_reader_behind_busy_tasks(void **state) {
+        behind_t b = { .r = -1 };
+
+        socketpair_nb(b.s);
+        assert_int_equal(run_main(reader_behind_busy_tasks, &b).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(b.r, 1);
+        close(b.s[0]);
+        close(b.s[1]);
+}
+
 /* A short read that did not drain: TCP stops a read at the urgent mark,
  * with more data queued behind it. The handle guesses "drained", and the
  * level-triggered registration corrects the guess without new input. */
@@ -651,6 +705,7 @@ int main(void) {
                 cmocka_unit_test(test_io_free_wakes_waiters),
                 cmocka_unit_test(test_io_free_after_wake),
                 cmocka_unit_test(test_io_unwanted_input_does_not_spin),
+                cmocka_unit_test(test_io_woken_reader_behind_busy_tasks),
                 cmocka_unit_test(test_io_short_read_that_did_not_drain),
         };
 

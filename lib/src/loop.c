@@ -561,8 +561,13 @@ static int poll_events(co_loop_t *l) {
         if (l->ready_head) {
                 /* Without fd waits (and with a base of our own) there is
                  * nothing for a non-blocking poll to find: save the
-                 * system call. */
-                if ((l->n_fd_waits > 0 || l->shared_base) && event_base_loop(l->base, EVLOOP_NONBLOCK) < 0)
+                 * system call. EVLOOP_ONCE: one dispatch. EVLOOP_NONBLOCK
+                 * alone dispatches again until one finds nothing, which
+                 * a level-triggered event that stays ready (a co_fd_t
+                 * whose woken reader has yet to run: it cannot before we
+                 * return) never allows. */
+                if ((l->n_fd_waits > 0 || l->shared_base) &&
+                    event_base_loop(l->base, EVLOOP_NONBLOCK | EVLOOP_ONCE) < 0)
                         return -EIO;
                 return 0;
         }
