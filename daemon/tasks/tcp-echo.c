@@ -19,7 +19,9 @@
  * its grace deadline) and then closes. A close after data is a lingering
  * one: shutdown(SHUT_WR) and read to the peer's end of file (for a while),
  * since closing with unread input would reset the connection and throw away
- * echoed data the peer has not received yet.
+ * echoed data the peer has not received yet. On shutdown the plain closes go
+ * to the pool's threads in batches (see close_batch_t); the run's cleanup
+ * waits for them, so every connection is closed before the run ends.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +42,8 @@
 #define ECHO_BACKLOG 512
 /* How long a closing connection waits for its peer's end of file. */
 #define ECHO_LINGER_USEC (2 * CO_USEC_PER_SEC)
+/* Descriptors closed by one pool job on shutdown. */
+#define ECHO_CLOSE_BATCH 128
 
 typedef struct tcp_echo_conf {
         conf_listen_t listen;
@@ -59,6 +63,15 @@ static const conf_key_t tcp_echo_keys[] = {
         {},
 };
 
+/* On shutdown the kernel's share of closing a TCP connection (its FIN
+ * through the stack) dominates: the connections' descriptors are closed
+ * in batches on the pool's threads, on the other cores, while the loop
+ * goes on stopping the rest. */
+typedef struct close_batch {
+        size_t n;
+        int fds[ECHO_CLOSE_BATCH];
+} close_batch_t;
+
 typedef struct echo {
         const conf_task_t *conf;
         const tcp_echo_conf_t *echo_conf;
@@ -67,6 +80,9 @@ typedef struct echo {
         char address[INET6_ADDRSTRLEN + 16];
         unsigned long long n_accepted;
         struct conn *conns;             /* spawned, body not yet ended */
+        close_batch_t *closing;         /* being filled */
+        co_future_t **closers;          /* the batches handed to the pool */
+        size_t n_closers;
 } echo_t;
 
 typedef struct conn {
@@ -154,6 +170,68 @@ static int conn_write(conn_t *c, const char *buf, size_t size) {
         return r;
 }
 
+static int close_batch_run(void *arg, void **ret_result) {
+        close_batch_t *b = arg;
+
+        (void) ret_result;
+        for (size_t i = 0; i < b->n; i++)
+                close(b->fds[i]);
+        return 0;
+}
+
+/* Hands the batch being filled to the pool. On failure its descriptors are
+ * closed here, at once. */
+static void close_batch_submit(echo_t *e) {
+        const co_pool_job_opts_t opts = { .free_arg = free };
+        close_batch_t *b = e->closing;
+        co_future_t **more, *f = NULL;
+        co_pool_t *pool = NULL;
+
+        e->closing = NULL;
+        if (!b)
+                return;
+        more = realloc(e->closers, (e->n_closers + 1) * sizeof *more);
+        if (!more || co_loop_get_default_pool(co_loop_current(), &pool) < 0 ||
+            co_pool_submit_with(pool, "tcp-echo close", close_batch_run, b, &opts, &f) < 0) {
+                if (more)
+                        e->closers = more;
+                if (!f) {
+                        (void) close_batch_run(b, NULL);
+                        free(b);
+                }
+                return;
+        }
+        e->closers = more;
+        e->closers[e->n_closers++] = f;
+}
+
+/* Queues fd for a pool thread to close: 0, or -ENOMEM (close it yourself). */
+static int close_later(echo_t *e, int fd) {
+        if (!e->closing) {
+                e->closing = malloc(sizeof *e->closing);
+                if (!e->closing)
+                        return -ENOMEM;
+                e->closing->n = 0;
+        }
+        e->closing->fds[e->closing->n++] = fd;
+        if (e->closing->n == ECHO_CLOSE_BATCH)
+                close_batch_submit(e);
+        return 0;
+}
+
+/* Every queued descriptor closed before the run's end is reported. Runs
+ * in the run's cleanup (shielded, under its grace deadline). */
+static void close_batches_wait(echo_t *e) {
+        close_batch_submit(e);
+        for (size_t i = 0; i < e->n_closers; i++) {
+                (void) co_future_wait(e->closers[i], CO_USEC_INFINITY, NULL);
+                co_future_unref(e->closers[i]);
+        }
+        free(e->closers);
+        e->closers = NULL;
+        e->n_closers = 0;
+}
+
 /* With unread input, a lingering close: send our FIN after what is queued,
  * read (and drop) until the peer's, for a while; a plain close would reset
  * the connection, dropping echoed data the peer has not read yet. Runs
@@ -180,7 +258,8 @@ static void conn_close(conn_t *c, bool linger, char *buf) {
         }
         /* Unregistered before the number can be reused. */
         c->io = co_fd_free(c->io);
-        close(c->fd);
+        if (linger || !co_task_is_cancelled(co_task_current()) || close_later(c->echo, c->fd) < 0)
+                close(c->fd);
         c->fd = -1;
 }
 
@@ -380,6 +459,7 @@ static void echo_free(void *arg) {
                 close(c->fd);
                 free(c);
         }
+        close_batches_wait(e);
         if (e->fd >= 0)
                 close(e->fd);
         co_sem_free(e->slots);
