@@ -194,7 +194,7 @@ run: deps
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@VALGRIND=$(VALGRIND) tests/run-tests.sh $(BUILD) $(TESTS)
+	@VALGRIND=$(VALGRIND) COTASK_CC="$(CC)" COTASK_SANITIZE=$(SANITIZE) tests/run-tests.sh $(BUILD) $(TESTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all
