@@ -224,7 +224,12 @@ int co__waitq_wait(co__waitq_t *q, co__wnode_t *node, const char *label, co_usec
 /* Takes the first waiter out of q and wakes it with result; returns its
  * node (to hand it a value) or NULL if q is empty. */
 co__wnode_t *co__waitq_wake_one(co__waitq_t *q, int result);
-void co__waitq_wake_all(co__waitq_t *q, int result);
+/* Takes every waiter out of q, waking with result those not already woken
+ * (by a deadline or a cancellation); returns how many left q. */
+unsigned co__waitq_wake_all(co__waitq_t *q, int result);
+/* For waits of their own kind (fds): a node, its task set, into q / out. */
+void co__waitq_link(co__waitq_t *q, co__wnode_t *n);
+void co__waitq_unlink(co__waitq_t *q, co__wnode_t *n);
 
 /* task.c */
 int co__task_start(co_task_t *t);

@@ -111,17 +111,6 @@ int co_connect(int fd, const struct sockaddr *addr, socklen_t len, co_usec_t dea
  * poll: a report that finds no task waiting, nor one woken and yet to run,
  * removes EV_READ until a task waits again. */
 
-typedef struct fd_waiter {
-        co_task_t *task;
-        struct fd_waiter *prev, *next;
-        bool linked;
-        bool woken;             /* by a report or the handle's free */
-} fd_waiter_t;
-
-typedef struct fd_waiters {
-        fd_waiter_t *head, *tail;
-} fd_waiters_t;
-
 struct co_fd {
         co_loop_t *loop;
         int fd;
@@ -131,48 +120,9 @@ struct co_fd {
         bool rd_armed;
         bool freed;
         bool not_socket;        /* send said ENOTSOCK: write() it is */
-        fd_waiters_t readers, writers;
+        co__waitq_t readers, writers;
         struct event rd, wr;
 };
-
-static void waiter_link(fd_waiters_t *q, fd_waiter_t *w) {
-        w->prev = q->tail;
-        w->next = NULL;
-        w->linked = true;
-        if (q->tail)
-                q->tail->next = w;
-        else
-                q->head = w;
-        q->tail = w;
-}
-
-static void waiter_unlink(fd_waiters_t *q, fd_waiter_t *w) {
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                q->head = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        else
-                q->tail = w->prev;
-        w->prev = w->next = NULL;
-        w->linked = false;
-}
-
-/* Wakes every waiter of q with result (a task already woken by its
- * deadline or a cancellation keeps that result); returns how many. */
-static unsigned waiters_wake_all(fd_waiters_t *q, int result) {
-        unsigned n = 0;
-        fd_waiter_t *w;
-
-        while ((w = q->head)) {
-                waiter_unlink(q, w);
-                w->woken = true;
-                co__wake(w->task, result);
-                n++;
-        }
-        return n;
-}
 
 static void fd_unref(co_fd_t *h) {
         if (--h->refs == 0)
@@ -186,7 +136,7 @@ static void fd_readable(evutil_socket_t fd, short what, void *arg) {
         (void) what;
         h->ready |= CO_FD_READABLE;
         if (h->readers.head) {
-                h->rd_woken += waiters_wake_all(&h->readers, 0);
+                h->rd_woken += co__waitq_wake_all(&h->readers, 0);
         } else if (h->rd_woken == 0) {
                 event_del(&h->rd);
                 h->rd_armed = false;
@@ -199,7 +149,7 @@ static void fd_writable(evutil_socket_t fd, short what, void *arg) {
         (void) fd;
         (void) what;
         h->ready |= CO_FD_WRITABLE;
-        waiters_wake_all(&h->writers, 0);
+        co__waitq_wake_all(&h->writers, 0);
 }
 
 int co_fd_new(co_fd_t **ret_handle, co_loop_t *loop, int fd) {
@@ -237,8 +187,8 @@ co_fd_t *co_fd_free(co_fd_t *h) {
         event_del(&h->wr);
         h->rd_armed = false;
         h->freed = true;
-        h->rd_woken += waiters_wake_all(&h->readers, -EBADF);
-        waiters_wake_all(&h->writers, -EBADF);
+        h->rd_woken += co__waitq_wake_all(&h->readers, -EBADF);
+        co__waitq_wake_all(&h->writers, -EBADF);
         /* Waiters hold references: they look at `freed` when they run. */
         fd_unref(h);
         return NULL;
@@ -266,8 +216,8 @@ static int fd_arm(co_fd_t *h, unsigned what) {
  * once the handle has been freed, which must then not be touched. */
 static int fd_wait(co_fd_t *h, unsigned what, co_usec_t deadline) {
         co_task_t *self = co__current();
-        fd_waiters_t *q = what == CO_FD_READABLE ? &h->readers : &h->writers;
-        fd_waiter_t w = { .task = self };
+        co__waitq_t *q = what == CO_FD_READABLE ? &h->readers : &h->writers;
+        co__wnode_t w = { .task = self };
         co_loop_t *l = h->loop;
         bool freed;
         int r;
@@ -283,7 +233,7 @@ static int fd_wait(co_fd_t *h, unsigned what, co_usec_t deadline) {
         r = fd_arm(h, what);
         if (r < 0)
                 return r;
-        waiter_link(q, &w);
+        co__waitq_link(q, &w);
         h->refs++;
         l->n_fd_waits++;
         self->wait_kind = CO__WAIT_FD;
@@ -292,7 +242,7 @@ static int fd_wait(co_fd_t *h, unsigned what, co_usec_t deadline) {
         r = co__suspend(self, deadline);
         l->n_fd_waits--;
         if (w.linked)
-                waiter_unlink(q, &w);
+                co__waitq_unlink(q, &w);
         else if (what == CO_FD_READABLE)
                 h->rd_woken--;
         freed = h->freed;

@@ -11,7 +11,18 @@
 
 #include "internal.h"
 
-static void unlink_node(co__waitq_t *q, co__wnode_t *n) {
+void co__waitq_link(co__waitq_t *q, co__wnode_t *n) {
+        n->prev = q->tail;
+        n->next = NULL;
+        n->linked = true;
+        if (q->tail)
+                q->tail->next = n;
+        else
+                q->head = n;
+        q->tail = n;
+}
+
+void co__waitq_unlink(co__waitq_t *q, co__wnode_t *n) {
         if (n->prev)
                 n->prev->next = n->next;
         else
@@ -30,17 +41,13 @@ int co__waitq_wait(co__waitq_t *q, co__wnode_t *node, const char *label, co_usec
 
         if (!self)
                 return -EPERM;
-        *node = (co__wnode_t) { .task = self, .prev = q->tail, .linked = true };
-        if (q->tail)
-                q->tail->next = node;
-        else
-                q->head = node;
-        q->tail = node;
+        *node = (co__wnode_t) { .task = self };
+        co__waitq_link(q, node);
         self->wait_kind = CO__WAIT_LABEL;
         self->wait_label = label;
         r = co__suspend(self, deadline);
         if (node->linked) {
-                unlink_node(q, node);
+                co__waitq_unlink(q, node);
                 /* Not picked by a waker: whatever woke us is the answer. */
                 return r < 0 ? r : -EINTR;
         }
@@ -53,7 +60,7 @@ co__wnode_t *co__waitq_wake_one(co__waitq_t *q, int result) {
         /* A waiter already woken by its deadline or a cancellation is on its
          * way out: hand nothing to it. */
         while ((n = q->head)) {
-                unlink_node(q, n);
+                co__waitq_unlink(q, n);
                 if (n->task->state == CO_TASK_SUSPENDED) {
                         co__wake(n->task, result);
                         return n;
@@ -62,7 +69,15 @@ co__wnode_t *co__waitq_wake_one(co__waitq_t *q, int result) {
         return NULL;
 }
 
-void co__waitq_wake_all(co__waitq_t *q, int result) {
-        while (co__waitq_wake_one(q, result))
-                ;
+unsigned co__waitq_wake_all(co__waitq_t *q, int result) {
+        unsigned n = 0;
+        co__wnode_t *w;
+
+        while ((w = q->head)) {
+                co__waitq_unlink(q, w);
+                if (w->task->state == CO_TASK_SUSPENDED)
+                        co__wake(w->task, result);
+                n++;
+        }
+        return n;
 }
