@@ -20,7 +20,7 @@
  * one: shutdown(SHUT_WR) and read to the peer's end of file (for a while),
  * since closing with unread input would reset the connection and throw away
  * echoed data the peer has not received yet. On shutdown the plain closes go
- * to the pool's threads in batches (see close_batch_t); the run's cleanup
+ * to a thread in batches (see close_batch_t); the run's cleanup
  * waits for them, so every connection is closed before the run ends.
  */
 #include <arpa/inet.h>
@@ -65,8 +65,9 @@ static const conf_key_t tcp_echo_keys[] = {
 
 /* On shutdown the kernel's share of closing a TCP connection (its FIN
  * through the stack) dominates: the connections' descriptors are closed
- * in batches on the pool's threads, on the other cores, while the loop
- * goes on stopping the rest. */
+ * in batches by a thread of their own, on another core, while the loop
+ * goes on stopping the rest. One thread: more would take the loop's core
+ * (the default pool has at least 4). */
 typedef struct close_batch {
         size_t n;
         int fds[ECHO_CLOSE_BATCH];
@@ -81,6 +82,7 @@ typedef struct echo {
         unsigned long long n_accepted;
         struct conn *conns;             /* spawned, body not yet ended */
         close_batch_t *closing;         /* being filled */
+        co_pool_t *closer;              /* one thread, made on the first batch */
         co_future_t **closers;          /* the batches handed to the pool */
         size_t n_closers;
 } echo_t;
@@ -179,20 +181,18 @@ static int close_batch_run(void *arg, void **ret_result) {
         return 0;
 }
 
-/* Hands the batch being filled to the pool. On failure its descriptors are
+/* Hands the batch being filled to the closing thread. On failure its descriptors are
  * closed here, at once. */
 static void close_batch_submit(echo_t *e) {
         const co_pool_job_opts_t opts = { .free_arg = free };
         close_batch_t *b = e->closing;
         co_future_t **more, *f = NULL;
-        co_pool_t *pool = NULL;
-
         e->closing = NULL;
         if (!b)
                 return;
         more = realloc(e->closers, (e->n_closers + 1) * sizeof *more);
-        if (!more || co_loop_get_default_pool(co_loop_current(), &pool) < 0 ||
-            co_pool_submit_with(pool, "tcp-echo close", close_batch_run, b, &opts, &f) < 0) {
+        if (!more || (!e->closer && co_pool_new(&e->closer, NULL, 1) < 0) ||
+            co_pool_submit_with(e->closer, "tcp-echo close", close_batch_run, b, &opts, &f) < 0) {
                 if (more)
                         e->closers = more;
                 if (!f) {
@@ -230,6 +230,9 @@ static void close_batches_wait(echo_t *e) {
         free(e->closers);
         e->closers = NULL;
         e->n_closers = 0;
+        if (e->closer)
+                (void) co_pool_shutdown(e->closer, CO_USEC_INFINITY);
+        e->closer = co_pool_free(e->closer);
 }
 
 /* With unread input, a lingering close: send our FIN after what is queued,
