@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's lifecycle. Signal handlers (libevent's) only note the signal
- * and wake the control task; everything else happens in tasks. A reload
+ * The daemon's lifecycle. Signals, read from a signalfd by the loop, only
+ * note themselves and wake the control task; everything else happens in
+ * tasks. A reload
  * builds the whole new configuration first and touches nothing unless it
  * is valid; tasks whose sections did not change keep running, on the
  * configuration generation they were started from.
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -42,7 +45,8 @@ typedef struct daemon {
         entry_t *entries;
         size_t n_entries;
         co_event_t *wake;
-        struct event *signals[5];
+        int sigfd;                      /* signalfd of DAEMON_SIGNALS */
+        struct event *sigev;
         unsigned terms;
         const char *term_name;
         bool hup, usr1, usr2, give_up;
@@ -102,10 +106,7 @@ static void on_sup_done(co_task_t *t, void *userdata) {
         co_event_set(((daemon_t *) userdata)->wake);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg) {
-        daemon_t *d = arg;
-
-        (void) what;
+static void on_signal(daemon_t *d, int sig) {
         switch (sig) {
         case SIGTERM:
         case SIGINT:
@@ -123,6 +124,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
                 break;
         }
         co_event_set(d->wake);
+}
+
+/* The signals arrive as reads from a signalfd, not in handlers: no code
+ * runs at an arbitrary point of a thread (ThreadSanitizer, for one, held
+ * a handler's signal back while the loop slept in epoll_wait). */
+static void on_signalfd(evutil_socket_t fd, short what, void *arg) {
+        struct signalfd_siginfo si;
+
+        (void) what;
+        while (read(fd, &si, sizeof si) == (ssize_t) sizeof si)
+                on_signal(arg, (int) si.ssi_signo);
 }
 
 static void log_msgid(co_log_level_t level, const char *msgid, const char *fmt, const char *arg) {
@@ -458,14 +470,26 @@ static void raise_fd_limit(void) {
         (void) setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-int daemon_run(const daemon_opts_t *opts) {
+/* Blocked in every thread from the start (the threads made later inherit
+ * the mask; exec children unblock them), read from a signalfd. */
+static void daemon_signals(sigset_t *ret_mask) {
         static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
-        daemon_t d = { .opts = opts, .exit_code = 0 };
+
+        sigemptyset(ret_mask);
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+                sigaddset(ret_mask, sigs[i]);
+}
+
+int daemon_run(const daemon_opts_t *opts) {
+        daemon_t d = { .opts = opts, .exit_code = 0, .sigfd = -1 };
         const conf_daemon_t *ds;
         co_task_t *ctl = NULL;
+        sigset_t mask;
         int r;
 
         signal(SIGPIPE, SIG_IGN);
+        daemon_signals(&mask);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
         raise_fd_limit();
         if (load(&d) < 0)
                 return EXIT_CONFIG;
@@ -484,9 +508,14 @@ int daemon_run(const daemon_opts_t *opts) {
                 r = co_loop_new(&d.loop);
         if (r >= 0)
                 r = co_event_new(&d.wake);
-        for (size_t i = 0; r >= 0 && i < sizeof sigs / sizeof sigs[0]; i++) {
-                d.signals[i] = evsignal_new(co_loop_get_event_base(d.loop), sigs[i], on_signal, &d);
-                if (!d.signals[i] || event_add(d.signals[i], NULL) < 0)
+        if (r >= 0) {
+                d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+                if (d.sigfd < 0)
+                        r = -errno;
+        }
+        if (r >= 0) {
+                d.sigev = event_new(co_loop_get_event_base(d.loop), d.sigfd, EV_READ | EV_PERSIST, on_signalfd, &d);
+                if (!d.sigev || event_add(d.sigev, NULL) < 0)
                         r = -ENOMEM;
         }
         if (r >= 0)
@@ -503,19 +532,12 @@ int daemon_run(const daemon_opts_t *opts) {
         }
         free(d.entries);
         co_task_unref(ctl);
-        /* Freeing the events restores the default dispositions: a signal
-         * from now on must not kill us half-way through the exit. */
-        {
-                sigset_t mask;
-
-                sigemptyset(&mask);
-                for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-                        sigaddset(&mask, sigs[i]);
-                sigprocmask(SIG_BLOCK, &mask, NULL);
-        }
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-                if (d.signals[i])
-                        event_free(d.signals[i]);
+        /* The signals stay blocked: one from now on must not kill us
+         * half-way through the exit. */
+        if (d.sigev)
+                event_free(d.sigev);
+        if (d.sigfd >= 0)
+                close(d.sigfd);
         co_event_free(d.wake);
         if (d.exit_code != EXIT_FORCED)
                 co_loop_free(d.loop);

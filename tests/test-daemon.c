@@ -539,7 +539,9 @@ static void test_daemon_fd_limit_raised_children_get_theirs(void **state) {
         setup_dir(&d);
         write_conf(&d, "[task limits]\ntype = exec\ncommand = /bin/sh -c 'echo \"soft=$(ulimit -Sn)\"; exec sleep 1000'\n");
         assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-        if (saved.rlim_max < 2048)
+        /* Valgrind keeps descriptors of its own and shows us a limit of
+         * its making: what we set is not what the daemon inherits. */
+        if (saved.rlim_max < 2048 || RUNNING_ON_VALGRIND)
                 skip();
         rl = (struct rlimit) { .rlim_cur = 1000, .rlim_max = saved.rlim_max };
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
