@@ -207,7 +207,7 @@ static void test_io_write_all_waits_for_room(void **state) {
 static int error_calls(void *arg) {
         int *s = arg;
         co_fd_t *h = NULL;
-        char buf[8];
+        char buf[8] = "";
 
         assert_int_equal(co_fd_new(NULL, NULL, s[0]), -EINVAL);
         assert_int_equal(co_fd_new(&h, NULL, -1), -EINVAL);
