@@ -26,6 +26,7 @@
 #include "supervisor.h"
 
 rlim_t daemon_nofile_soft = RLIM_INFINITY;
+static co_loop_t *volatile forced_exit_loop;
 
 /* A loaded configuration, kept while a supervisor still runs from it. */
 typedef struct generation {
@@ -539,8 +540,12 @@ int daemon_run(const daemon_opts_t *opts) {
         if (d.sigfd >= 0)
                 close(d.sigfd);
         co_event_free(d.wake);
+        /* A forced exit leaves tasks that still run: their loop stays, kept
+         * here so that it is known to be left on purpose (LeakSanitizer). */
         if (d.exit_code != EXIT_FORCED)
                 co_loop_free(d.loop);
+        else
+                forced_exit_loop = d.loop;
         log_msgid(CO_LOG_NOTICE, DLOG_MSGID_STOPPED, "cotaskd stopped (exit %s)",
                   d.exit_code == 0 ? "0" : d.exit_code == EXIT_FORCED ? "3" : d.exit_code == EXIT_GAVE_UP ? "4" : "1");
         reload_state_clear();
