@@ -132,6 +132,9 @@ static void conn_debug(const conn_t *c, const char *what, int error, unsigned lo
         co_log_field_t f[3] = { { "peer", c->peer } };
         size_t n = 1;
 
+        /* Thousands of these at a shutdown: nothing formatted for nothing. */
+        if (co_log_get_max_level() < CO_LOG_DEBUG)
+                return;
         snprintf(nbuf, sizeof nbuf, "%llu", bytes);
         f[n++] = (co_log_field_t) { "bytes", nbuf };
         if (error)
