@@ -3,11 +3,8 @@
  * cancellation and deadlines of getters and putters, hand-overs racing
  * cancellation, shutdown in both modes, task_done and join. */
 #include <errno.h>
-#include <limits.h>
 
 #include "test-util.h"
-
-#define NOT_YET INT_MIN
 
 /* Items are small integers, as pointers. */
 #define ITEM(i) ((void *) (uintptr_t) (i))
@@ -46,21 +43,8 @@ static int joiner(void *arg) {
         return 0;
 }
 
-typedef struct tasks {
-        co_task_t *t[4];
-} tasks_t;
-
-static void tasks_unrefp(tasks_t *ts) {
-        for (size_t i = 0; i < ELEMENTSOF(ts->t); i++)
-                co_task_unref(ts->t[i]);
-}
-#define _cleanup_tasks_ _cleanup_(tasks_unrefp)
-
 static co_task_t *spawn(co_task_fn_t fn, op_t *o) {
-        co_task_t *t = NULL;
-
-        assert_int_equal(co_spawn(&t, "op", fn, o), 0);
-        return t;
+        return spawn_named("op", fn, o);
 }
 
 static void assert_get(co_queue_t *q, int id) {
@@ -549,10 +533,6 @@ static void put_from_callback(co_task_t *t, void *userdata) {
         assert_int_equal(co_queue_try_put(userdata, ITEM(42)), 0);
 }
 
-static int nothing(void *arg) {
-        return 0;
-}
-
 static int callback_and_free(void *arg) {
         _cleanup_tasks_ tasks_t ts = { 0 };
         dropped_t dropped = { 0 };
@@ -563,7 +543,7 @@ static int callback_and_free(void *arg) {
         g = op(q, NULL, CO_USEC_INFINITY);
         ts.t[0] = spawn(getter, &g);
         /* A put from a loop callback, outside any task, hands over too. */
-        assert_int_equal(co_spawn(&ts.t[1], "putter", nothing, NULL), 0);
+        assert_int_equal(co_spawn(&ts.t[1], "putter", do_nothing, NULL), 0);
         assert_int_equal(co_task_add_done_callback(ts.t[1], put_from_callback, q), 0);
         join_ok(ts.t[0]);
         assert_int_equal(g.r, 0);

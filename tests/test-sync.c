@@ -6,8 +6,6 @@
 
 #include "test-util.h"
 
-#define NOT_YET INT_MIN
-
 /* The order in which waiters got through. */
 typedef struct trace {
         int ids[16];
@@ -42,22 +40,31 @@ static waiter_t waiter(int id, void *obj, co_usec_t deadline, trace_t *trace) {
                             .r = NOT_YET, .release_r = NOT_YET };
 }
 
-/* A few tasks, unreferenced together at the end of scope. */
-typedef struct tasks {
-        co_task_t *t[4];
-} tasks_t;
-
-static void tasks_unrefp(tasks_t *ts) {
-        for (size_t i = 0; i < ELEMENTSOF(ts->t); i++)
-                co_task_unref(ts->t[i]);
+/* Waiters 1 to n on obj, with no deadline: a test changes the odd one
+ * before starting them. */
+static void init_waiters(waiter_t *w, size_t n, void *obj, trace_t *trace) {
+        for (size_t i = 0; i < n; i++)
+                w[i] = waiter((int) i + 1, obj, CO_USEC_INFINITY, trace);
 }
-#define _cleanup_tasks_ _cleanup_(tasks_unrefp)
 
 static co_task_t *spawn(co_task_fn_t fn, waiter_t *w) {
-        co_task_t *t = NULL;
+        return spawn_named("waiter", fn, w);
+}
 
-        assert_int_equal(co_spawn(&t, "waiter", fn, w), 0);
-        return t;
+/* A task fn for each waiter, in order, each left blocked in its wait:
+ * the order they queued in is the order of w. */
+static void start_waiters(co_task_t **t, co_task_fn_t fn, waiter_t *w, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                t[i] = spawn(fn, &w[i]);
+        settle();
+}
+
+static co_lock_t *new_held_lock(void) {
+        co_lock_t *lock = NULL;
+
+        assert_int_equal(co_lock_new(&lock), 0);
+        assert_int_equal(co_lock_acquire(lock, CO_USEC_INFINITY), 0);
+        return lock;
 }
 
 /* ---- lock ------------------------------------------------------------------ */
@@ -81,6 +88,16 @@ static int lock_releaser(void *arg) {
 
         w->release_r = co_lock_release(w->obj);
         return 0;
+}
+
+/* A lock the caller holds, with n lock_waiter tasks queued on it in
+ * order. */
+static co_lock_t *held_lock_with_waiters(co_task_t **t, waiter_t *w, size_t n, trace_t *trace) {
+        co_lock_t *lock = new_held_lock();
+
+        init_waiters(w, n, lock, trace);
+        start_waiters(t, lock_waiter, w, n);
+        return lock;
 }
 
 static int lock_basics(void *arg) {
@@ -139,34 +156,25 @@ static void test_sync_lock_basics(void **state) {
 }
 
 static int lock_fifo(void *arg) {
-        _cleanup_task_ co_task_t *a = NULL, *b = NULL, *c = NULL;
+        _cleanup_tasks_ tasks_t ts = { 0 };
         trace_t trace = { 0 };
-        co_lock_t *lock = NULL;
-        waiter_t wa, wb, wc;
+        waiter_t w[3];
+        co_lock_t *lock = held_lock_with_waiters(ts.t, w, 3, &trace);
 
-        assert_int_equal(co_lock_new(&lock), 0);
-        assert_int_equal(co_lock_acquire(lock, CO_USEC_INFINITY), 0);
-        wa = waiter(1, lock, CO_USEC_INFINITY, &trace);
-        wb = waiter(2, lock, CO_USEC_INFINITY, &trace);
-        wc = waiter(3, lock, CO_USEC_INFINITY, &trace);
-        a = spawn(lock_waiter, &wa);
-        b = spawn(lock_waiter, &wb);
-        c = spawn(lock_waiter, &wc);
-        settle();
-        assert_waits_on(a, "lock");
-        assert_waits_on(c, "lock");
+        assert_waits_on(ts.t[0], "lock");
+        assert_waits_on(ts.t[2], "lock");
 
         /* The lock goes straight to the first waiter: no barging. */
         assert_int_equal(co_lock_release(lock), 0);
-        assert_ptr_equal(co_lock_get_owner(lock), a);
+        assert_ptr_equal(co_lock_get_owner(lock), ts.t[0]);
         assert_int_equal(co_lock_try_acquire(lock), -EBUSY);
         assert_int_equal(co_lock_acquire(lock, co_now()), -ETIMEDOUT);
-        join_ok(a);
-        join_ok(b);
-        join_ok(c);
+        join_ok(ts.t[0]);
+        join_ok(ts.t[1]);
+        join_ok(ts.t[2]);
         assert_trace(&trace, (int[]) { 1, 2, 3 }, 3);
-        assert_true(wa.held && wb.held && wc.held);
-        assert_int_equal(wc.release_r, 0);
+        assert_true(w[0].held && w[1].held && w[2].held);
+        assert_int_equal(w[2].release_r, 0);
         assert_false(co_lock_is_locked(lock));
         co_lock_free(lock);
         return 0;
@@ -177,37 +185,27 @@ static void test_sync_lock_fifo(void **state) {
 }
 
 static int lock_cancel(void *arg) {
-        _cleanup_task_ co_task_t *a = NULL, *b = NULL, *c = NULL;
+        _cleanup_tasks_ tasks_t ts = { 0 };
         trace_t trace = { 0 };
-        co_lock_t *lock = NULL;
-        waiter_t wa, wb, wc;
-
-        assert_int_equal(co_lock_new(&lock), 0);
-        assert_int_equal(co_lock_acquire(lock, CO_USEC_INFINITY), 0);
-        wa = waiter(1, lock, CO_USEC_INFINITY, &trace);
-        wb = waiter(2, lock, CO_USEC_INFINITY, &trace);
-        wc = waiter(3, lock, CO_USEC_INFINITY, &trace);
-        a = spawn(lock_waiter, &wa);
-        b = spawn(lock_waiter, &wb);
-        c = spawn(lock_waiter, &wc);
-        settle();
+        waiter_t w[3];
+        co_lock_t *lock = held_lock_with_waiters(ts.t, w, 3, &trace);
 
         /* A waiter cancelled and gone: the next one gets the lock. */
-        co_task_cancel(a, "test");
-        join_ok(a);
-        assert_int_equal(wa.r, -ECANCELED);
+        co_task_cancel(ts.t[0], "test");
+        join_ok(ts.t[0]);
+        assert_int_equal(w[0].r, -ECANCELED);
         assert_ptr_equal(co_lock_get_owner(lock), co_task_current());
         /* A waiter cancelled but still on its way out (not run yet): it is
          * passed over, not handed a lock it would never release. */
-        co_task_cancel(b, "test");
-        assert_int_equal(co_task_get_state(b), CO_TASK_READY);
+        co_task_cancel(ts.t[1], "test");
+        assert_int_equal(co_task_get_state(ts.t[1]), CO_TASK_READY);
         assert_int_equal(co_lock_release(lock), 0);
-        assert_ptr_equal(co_lock_get_owner(lock), c);
-        join_ok(b);
-        join_ok(c);
-        assert_int_equal(wb.r, -ECANCELED);
-        assert_false(wb.held);
-        assert_int_equal(wc.r, 0);
+        assert_ptr_equal(co_lock_get_owner(lock), ts.t[2]);
+        join_ok(ts.t[1]);
+        join_ok(ts.t[2]);
+        assert_int_equal(w[1].r, -ECANCELED);
+        assert_false(w[1].held);
+        assert_int_equal(w[2].r, 0);
         assert_trace(&trace, (int[]) { 3 }, 1);
         assert_false(co_lock_is_locked(lock));
         co_lock_free(lock);
@@ -230,13 +228,12 @@ static int hold_and_sleep_until(void *arg) {
 static int lock_deadline(void *arg) {
         _cleanup_task_ co_task_t *h = NULL, *a = NULL, *b = NULL;
         co_usec_t d = co_deadline_after(msec(20));
-        co_lock_t *lock = NULL;
+        co_lock_t *lock;
         waiter_t wh, wa, wb;
         co_usec_t t0;
 
-        assert_int_equal(co_lock_new(&lock), 0);
         /* Plain expiry. */
-        assert_int_equal(co_lock_acquire(lock, CO_USEC_INFINITY), 0);
+        lock = new_held_lock();
         wa = waiter(1, lock, co_deadline_after(msec(5)), NULL);
         t0 = co_now();
         a = spawn(lock_waiter, &wa);
@@ -273,28 +270,22 @@ static void test_sync_lock_deadline(void **state) {
 }
 
 static int lock_handover_cancel(void *arg) {
-        _cleanup_task_ co_task_t *a = NULL, *b = NULL;
-        co_lock_t *lock = NULL;
-        waiter_t wa, wb;
+        _cleanup_tasks_ tasks_t ts = { 0 };
+        waiter_t w[2];
+        co_lock_t *lock = held_lock_with_waiters(ts.t, w, 2, NULL);
 
-        assert_int_equal(co_lock_new(&lock), 0);
-        assert_int_equal(co_lock_acquire(lock, CO_USEC_INFINITY), 0);
-        wa = waiter(1, lock, CO_USEC_INFINITY, NULL);
-        wb = waiter(2, lock, CO_USEC_INFINITY, NULL);
-        a = spawn(lock_waiter, &wa);
-        b = spawn(lock_waiter, &wb);
-        settle();
-        /* Picked, then cancelled before it runs: the lock is still a's. */
+        /* Picked, then cancelled before it runs: the lock is still the
+         * first waiter's. */
         assert_int_equal(co_lock_release(lock), 0);
-        co_task_cancel(a, "too late");
-        assert_ptr_equal(co_lock_get_owner(lock), a);
-        join_ok(a);
-        assert_int_equal(wa.r, 0);
-        assert_true(wa.held);
-        /* Cancelled, it could still release, and b was next. */
-        assert_int_equal(wa.release_r, 0);
-        join_ok(b);
-        assert_int_equal(wb.r, 0);
+        co_task_cancel(ts.t[0], "too late");
+        assert_ptr_equal(co_lock_get_owner(lock), ts.t[0]);
+        join_ok(ts.t[0]);
+        assert_int_equal(w[0].r, 0);
+        assert_true(w[0].held);
+        /* Cancelled, it could still release, and the second was next. */
+        assert_int_equal(w[0].release_r, 0);
+        join_ok(ts.t[1]);
+        assert_int_equal(w[1].r, 0);
         assert_false(co_lock_is_locked(lock));
         co_lock_free(lock);
         return 0;
@@ -371,31 +362,26 @@ static int event_waiter(void *arg) {
 }
 
 static int event_wait_all(void *arg) {
-        _cleanup_task_ co_task_t *a = NULL, *b = NULL, *c = NULL;
+        _cleanup_tasks_ tasks_t ts = { 0 };
         trace_t trace = { 0 };
         co_event_t *e = NULL;
-        waiter_t wa, wb, wc;
+        waiter_t w[3];
 
         assert_int_equal(co_event_new(&e), 0);
         assert_false(co_event_is_set(e));
         assert_int_equal(co_event_wait(e, co_deadline_after(msec(2))), -ETIMEDOUT);
         assert_int_equal(co_event_wait(e, 0), -ETIMEDOUT);
 
-        wa = waiter(1, e, CO_USEC_INFINITY, &trace);
-        wb = waiter(2, e, CO_USEC_INFINITY, &trace);
-        wc = waiter(3, e, CO_USEC_INFINITY, &trace);
-        a = spawn(event_waiter, &wa);
-        b = spawn(event_waiter, &wb);
-        c = spawn(event_waiter, &wc);
-        settle();
-        assert_waits_on(b, "event");
+        init_waiters(w, 3, e, &trace);
+        start_waiters(ts.t, event_waiter, w, 3);
+        assert_waits_on(ts.t[1], "event");
         /* Cleared again before they run, they were woken all the same. */
         co_event_set(e);
         co_event_clear(e);
         assert_false(co_event_is_set(e));
-        join_ok(a);
-        join_ok(b);
-        join_ok(c);
+        join_ok(ts.t[0]);
+        join_ok(ts.t[1]);
+        join_ok(ts.t[2]);
         assert_trace(&trace, (int[]) { 1, 2, 3 }, 3);
 
         co_event_set(e);
@@ -415,36 +401,28 @@ static void set_event(co_task_t *t, void *userdata) {
         co_event_set(userdata);
 }
 
-static int nothing(void *arg) {
-        return 0;
-}
-
 static int event_cancel_and_callback(void *arg) {
-        _cleanup_task_ co_task_t *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        _cleanup_tasks_ tasks_t ts = { 0 };
         co_event_t *e = NULL;
-        waiter_t wa, wb, wc;
+        waiter_t w[3];
 
         assert_int_equal(co_event_new(&e), 0);
-        wa = waiter(1, e, CO_USEC_INFINITY, NULL);
-        wb = waiter(2, e, co_deadline_after(msec(5)), NULL);
-        wc = waiter(3, e, CO_USEC_INFINITY, NULL);
-        a = spawn(event_waiter, &wa);
-        b = spawn(event_waiter, &wb);
-        c = spawn(event_waiter, &wc);
-        settle();
-        co_task_cancel(a, "test");
-        join_ok(a);
-        join_ok(b);
-        assert_int_equal(wa.r, -ECANCELED);
-        assert_int_equal(wb.r, -ETIMEDOUT);
+        init_waiters(w, 3, e, NULL);
+        w[1].deadline = co_deadline_after(msec(5));
+        start_waiters(ts.t, event_waiter, w, 3);
+        co_task_cancel(ts.t[0], "test");
+        join_ok(ts.t[0]);
+        join_ok(ts.t[1]);
+        assert_int_equal(w[0].r, -ECANCELED);
+        assert_int_equal(w[1].r, -ETIMEDOUT);
         assert_false(co_event_is_set(e));
-        assert_waits_on(c, "event");
+        assert_waits_on(ts.t[2], "event");
 
         /* Set from a callback on the loop, outside any task. */
-        assert_int_equal(co_spawn(&d, "setter", nothing, NULL), 0);
-        assert_int_equal(co_task_add_done_callback(d, set_event, e), 0);
-        join_ok(c);
-        assert_int_equal(wc.r, 0);
+        assert_int_equal(co_spawn(&ts.t[3], "setter", do_nothing, NULL), 0);
+        assert_int_equal(co_task_add_done_callback(ts.t[3], set_event, e), 0);
+        join_ok(ts.t[2]);
+        assert_int_equal(w[2].r, 0);
         assert_true(co_event_is_set(e));
         co_event_free(e);
         return 0;
@@ -554,20 +532,25 @@ static int cond_waiter(void *arg) {
         return 0;
 }
 
+/* A condition with a lock of its own, and waiters 1 to n on it, not
+ * started yet. */
+static co_cond_t *new_cond_and_waiters(waiter_t *w, size_t n, trace_t *trace) {
+        co_cond_t *cond = NULL;
+
+        assert_int_equal(co_cond_new(&cond, NULL), 0);
+        init_waiters(w, n, cond, trace);
+        return cond;
+}
+
 static int cond_broadcast(void *arg) {
         _cleanup_tasks_ tasks_t ts = { 0 };
         co_task_t **t = ts.t;
         trace_t trace = { 0 };
-        co_cond_t *cond = NULL;
         waiter_t w[3];
+        co_cond_t *cond = new_cond_and_waiters(w, 3, &trace);
 
-        assert_int_equal(co_cond_new(&cond, NULL), 0);
         assert_non_null(co_cond_get_lock(cond));
-        for (int i = 0; i < 3; i++) {
-                w[i] = waiter(i + 1, cond, CO_USEC_INFINITY, &trace);
-                t[i] = spawn(cond_waiter, &w[i]);
-        }
-        settle();
+        start_waiters(t, cond_waiter, w, 3);
         assert_int_equal(co_lock_acquire(co_cond_get_lock(cond), CO_USEC_INFINITY), 0);
         assert_int_equal(co_cond_broadcast(cond), 3);
         assert_int_equal(co_cond_broadcast(cond), 0);
@@ -591,46 +574,40 @@ static void test_sync_cond_broadcast(void **state) {
 }
 
 static int cond_cancel(void *arg) {
-        _cleanup_task_ co_task_t *a = NULL, *b = NULL, *c = NULL;
-        co_cond_t *cond = NULL;
-        co_lock_t *lock;
-        waiter_t wa, wb, wc;
+        _cleanup_tasks_ tasks_t ts = { 0 };
+        waiter_t w[3];
+        co_cond_t *cond = new_cond_and_waiters(w, 3, NULL);
+        co_lock_t *lock = co_cond_get_lock(cond);
 
-        assert_int_equal(co_cond_new(&cond, NULL), 0);
-        lock = co_cond_get_lock(cond);
-        wa = waiter(1, cond, CO_USEC_INFINITY, NULL);
-        wb = waiter(2, cond, CO_USEC_INFINITY, NULL);
-        wc = waiter(3, cond, co_deadline_after(msec(5)), NULL);
-        a = spawn(cond_waiter, &wa);
-        b = spawn(cond_waiter, &wb);
-        c = spawn(cond_waiter, &wc);
-        settle();
+        w[2].deadline = co_deadline_after(msec(5));
+        start_waiters(ts.t, cond_waiter, w, 3);
 
-        /* Cancelled while we hold the lock: a wakes, but does not return
-         * before it has the lock back. */
+        /* Cancelled while we hold the lock: the first waiter wakes, but
+         * does not return before it has the lock back. */
         assert_int_equal(co_lock_acquire(lock, CO_USEC_INFINITY), 0);
-        co_task_cancel(a, "test");
+        co_task_cancel(ts.t[0], "test");
         settle();
-        assert_waits_on(a, "lock");
-        assert_int_equal(wa.r, NOT_YET);
-        /* c's deadline passes while we still hold it: the same. */
+        assert_waits_on(ts.t[0], "lock");
+        assert_int_equal(w[0].r, NOT_YET);
+        /* The third's deadline passes while we still hold it: the same. */
         assert_int_equal(co_sleep(msec(10)), 0);
-        assert_waits_on(c, "lock");
-        assert_int_equal(wc.r, NOT_YET);
-        /* a is gone from the condition: the one signal reaches b. */
+        assert_waits_on(ts.t[2], "lock");
+        assert_int_equal(w[2].r, NOT_YET);
+        /* The first is gone from the condition: the one signal reaches
+         * the second. */
         assert_int_equal(co_cond_signal(cond, 1), 1);
         assert_int_equal(co_lock_release(lock), 0);
-        join_ok(a);
-        join_ok(b);
-        join_ok(c);
-        assert_int_equal(wa.r, -ECANCELED);
-        assert_true(wa.held);
-        assert_int_equal(wa.release_r, 0);
-        assert_int_equal(wb.r, 0);
-        assert_true(wb.held);
-        assert_int_equal(wc.r, -ETIMEDOUT);
-        assert_true(wc.held);
-        assert_int_equal(wc.release_r, 0);
+        join_ok(ts.t[0]);
+        join_ok(ts.t[1]);
+        join_ok(ts.t[2]);
+        assert_int_equal(w[0].r, -ECANCELED);
+        assert_true(w[0].held);
+        assert_int_equal(w[0].release_r, 0);
+        assert_int_equal(w[1].r, 0);
+        assert_true(w[1].held);
+        assert_int_equal(w[2].r, -ETIMEDOUT);
+        assert_true(w[2].held);
+        assert_int_equal(w[2].release_r, 0);
         assert_false(co_lock_is_locked(lock));
         co_cond_free(cond);
         return 0;
@@ -641,40 +618,33 @@ static void test_sync_cond_cancel_reacquires(void **state) {
 }
 
 static int cond_signal_then_cancel(void *arg) {
-        _cleanup_task_ co_task_t *a = NULL, *b = NULL, *c = NULL;
-        co_cond_t *cond = NULL;
-        co_lock_t *lock;
-        waiter_t wa, wb, wc;
+        _cleanup_tasks_ tasks_t ts = { 0 };
+        waiter_t w[3];
+        co_cond_t *cond = new_cond_and_waiters(w, 3, NULL);
+        co_lock_t *lock = co_cond_get_lock(cond);
 
-        assert_int_equal(co_cond_new(&cond, NULL), 0);
-        lock = co_cond_get_lock(cond);
-        wa = waiter(1, cond, CO_USEC_INFINITY, NULL);
-        wb = waiter(2, cond, CO_USEC_INFINITY, NULL);
-        wc = waiter(3, cond, CO_USEC_INFINITY, NULL);
-        a = spawn(cond_waiter, &wa);
-        b = spawn(cond_waiter, &wb);
-        c = spawn(cond_waiter, &wc);
-        settle();
+        start_waiters(ts.t, cond_waiter, w, 3);
 
         assert_int_equal(co_lock_acquire(lock, CO_USEC_INFINITY), 0);
-        /* Signalled, then cancelled before it runs: the signal was a's and
-         * is not lost nor passed on (b goes on waiting). */
+        /* Signalled, then cancelled before it runs: the signal was the
+         * first waiter's and is not lost nor passed on (the second goes
+         * on waiting). */
         assert_int_equal(co_cond_signal(cond, 1), 1);
-        co_task_cancel(a, "test");
+        co_task_cancel(ts.t[0], "test");
         /* Cancelled and not yet run: the signal passes it over. */
-        co_task_cancel(b, "test");
+        co_task_cancel(ts.t[1], "test");
         assert_int_equal(co_cond_signal(cond, 1), 1);
-        assert_int_equal(co_task_get_state(c), CO_TASK_READY);
+        assert_int_equal(co_task_get_state(ts.t[2]), CO_TASK_READY);
         assert_int_equal(co_lock_release(lock), 0);
-        join_ok(a);
-        join_ok(b);
-        join_ok(c);
-        assert_int_equal(wa.r, 0);
-        assert_true(wa.held);
-        assert_int_equal(wb.r, -ECANCELED);
-        assert_true(wb.held);
-        assert_int_equal(wc.r, 0);
-        assert_true(wc.held);
+        join_ok(ts.t[0]);
+        join_ok(ts.t[1]);
+        join_ok(ts.t[2]);
+        assert_int_equal(w[0].r, 0);
+        assert_true(w[0].held);
+        assert_int_equal(w[1].r, -ECANCELED);
+        assert_true(w[1].held);
+        assert_int_equal(w[2].r, 0);
+        assert_true(w[2].held);
         co_cond_free(cond);
         return 0;
 }
@@ -804,12 +774,10 @@ static int sem_fifo_cancel(void *arg) {
         waiter_t w[4];
 
         assert_int_equal(co_sem_new(&s, 0), 0);
-        for (int i = 0; i < 4; i++) {
-                w[i] = waiter(i + 1, s, CO_USEC_INFINITY, &trace);
+        init_waiters(w, 4, s, &trace);
+        for (int i = 0; i < 4; i++)
                 w[i].keep = true;
-                t[i] = spawn(sem_waiter, &w[i]);
-        }
-        settle();
+        start_waiters(t, sem_waiter, w, 4);
         assert_waits_on(t[0], "semaphore");
         /* Cancelled and gone; cancelled and not yet run: both passed over. */
         co_task_cancel(t[0], "test");
@@ -824,7 +792,7 @@ static int sem_fifo_cancel(void *arg) {
         join_ok(t[2]);
         assert_waits_on(t[3], "semaphore");
         /* Released from a loop callback, outside any task. */
-        assert_int_equal(co_spawn(&d, "releaser", nothing, NULL), 0);
+        assert_int_equal(co_spawn(&d, "releaser", do_nothing, NULL), 0);
         assert_int_equal(co_task_add_done_callback(d, release_sem, s), 0);
         join_ok(t[3]);
         assert_int_equal(w[0].r, -ECANCELED);

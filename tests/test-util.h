@@ -4,6 +4,7 @@
 /* Shared by the cmocka test programs: cleanup helpers in the manner of
  * systemd's src/basic, and small process helpers. */
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,5 +205,32 @@ static inline void assert_main_ok(co_task_fn_t fn) {
 
         assert_int_equal(o.kind, CO_OUTCOME_RESULT);
         assert_int_equal(o.value, 0);
+}
+
+/* What a waiting call's result holds before the call has returned. */
+#define NOT_YET INT_MIN
+
+/* A few tasks, unreferenced together at the end of scope. */
+typedef struct tasks {
+        co_task_t *t[4];
+} tasks_t;
+
+static inline void tasks_unrefp(tasks_t *ts) {
+        for (size_t i = 0; i < ELEMENTSOF(ts->t); i++)
+                co_task_unref(ts->t[i]);
+}
+#define _cleanup_tasks_ _cleanup_(tasks_unrefp)
+
+static inline co_task_t *spawn_named(const char *name, co_task_fn_t fn, void *arg) {
+        co_task_t *t = NULL;
+
+        assert_int_equal(co_spawn(&t, name, fn, arg), 0);
+        return t;
+}
+
+/* A task that ends at once: its done callback then runs on the loop,
+ * outside any task. */
+static inline int do_nothing(void *arg) {
+        return 0;
 }
 
