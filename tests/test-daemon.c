@@ -47,62 +47,33 @@ static void setup_dir(daemon_proc_t *d) {
         snprintf(d->log, sizeof d->log, "%s/log", d->dir);
 }
 
-/* Runs cotaskd with args, returns its exit status; its stderr in *ret_err. */
-static int run_sync(char *const args[], char **ret_err) {
-        char errpath[] = "/tmp/cotaskd-err-XXXXXX";
-        int fd = mkstemp(errpath), status;
-        pid_t pid = fork();
-
-        assert_true(fd >= 0 && pid >= 0);
-        if (pid == 0) {
-                dup2(fd, STDERR_FILENO);
-                dup2(fd, STDOUT_FILENO);
-                exec_program(args);
-                _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (ret_err) {
-                FILE *f = fopen(errpath, "re");
-                size_t n;
-
-                *ret_err = calloc(1, 65536);
-                n = fread(*ret_err, 1, 65535, f);
-                (*ret_err)[n] = '\0';
-                fclose(f);
-        }
-        close(fd);
-        unlink(errpath);
-        assert_true(WIFEXITED(status));
-        return WEXITSTATUS(status);
-}
-
 static void test_daemon_command_line(void **state) {
         daemon_proc_t d;
         char *out = NULL;
 
         setup_dir(&d);
         write_conf(&d, "[task hb]\ntype = heartbeat\n");
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
                                                (char *) "--check-config", NULL }, NULL), 0);
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--bogus", NULL }, NULL), 2);
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--log-level", (char *) "loud",
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--bogus", NULL }, NULL), 2);
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--log-level", (char *) "loud",
                                                NULL }, NULL), 2);
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--version", NULL }, &out), 0);
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--version", NULL }, &out), 0);
         assert_non_null(strstr(out, "cotaskd "));
         free(out);
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--help", NULL }, &out), 0);
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--help", NULL }, &out), 0);
         assert_non_null(strstr(out, "--check-config"));
         free(out);
 
         /* Every error, with file and line; exit 1. */
         write_conf(&d, "[task hb]\ntype = heartbeat\nintervall = 5s\n[task x]\nrestart = sometimes\n");
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
                                                (char *) "--check-config", NULL }, &out), 1);
         assert_non_null(strstr(out, "cotaskd.conf:3:"));
         assert_non_null(strstr(out, "cotaskd.conf:5:"));
         free(out);
         /* Running with it is a configuration error too. */
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf, NULL }, NULL), 1);
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf, NULL }, NULL), 1);
 }
 
 static void test_daemon_dump_config_round_trip(void **state) {
@@ -111,11 +82,11 @@ static void test_daemon_dump_config_round_trip(void **state) {
 
         setup_dir(&d);
         write_conf(&d, "[task hb]\ntype = heartbeat\ninterval = 2min\n");
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
                                                (char *) "--dump-config", NULL }, &first), 0);
         assert_non_null(strstr(first, "shutdown_timeout"));
         write_conf(&d, first);
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--config", d.conf,
                                                (char *) "--dump-config", NULL }, &second), 0);
         assert_string_equal(first, second);
         free(first);
@@ -195,15 +166,7 @@ static int finish(daemon_proc_t *d, bool send_term) {
 }
 
 static char *read_log(const daemon_proc_t *d) {
-        FILE *f = fopen(d->log, "re");
-        char *text = calloc(1, 1 << 20);
-        size_t n;
-
-        assert_non_null(f);
-        n = fread(text, 1, (1 << 20) - 1, f);
-        text[n] = '\0';
-        fclose(f);
-        return text;
+        return read_text_file(d->log, 1 << 20);
 }
 
 static bool wait_log(const daemon_proc_t *d, const char *needle) {
@@ -343,7 +306,7 @@ static void test_daemon_reload_waits_until_applied(void **state) {
 
         /* Without the daemon's runtime directory there is nothing to wait on. */
         unsetenv("RUNTIME_DIRECTORY");
-        assert_int_equal(run_sync(reload, &out), 1);
+        assert_int_equal(run_ours(reload, &out), 1);
         assert_non_null(strstr(out, "RUNTIME_DIRECTORY"));
         free(out);
         setenv("RUNTIME_DIRECTORY", d.dir, 1);
@@ -351,7 +314,7 @@ static void test_daemon_reload_waits_until_applied(void **state) {
         snprintf(text, sizeof text, "[task one]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\n"
                  "[task two]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\n", port1, port2);
         write_conf(&d, text);
-        assert_int_equal(run_sync(reload, NULL), 0);
+        assert_int_equal(run_ours(reload, NULL), 0);
         /* No retry: listening is part of "applied". */
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sa.sin_port = htons((uint16_t) port2);
@@ -361,18 +324,18 @@ static void test_daemon_reload_waits_until_applied(void **state) {
         expect_notify(&d, "READY=1");
 
         write_conf(&d, "[task one]\ntype = tcp-echo\nlisten = nowhere\n");
-        assert_int_equal(run_sync(reload, &out), 1);
+        assert_int_equal(run_ours(reload, &out), 1);
         assert_non_null(strstr(out, "rejected"));
         free(out);
         echo_once(fd, 2);
         close(fd);
 
-        assert_int_equal(run_sync((char *[]) { (char *) cotaskd(), (char *) "--reload", (char *) "12x", NULL },
+        assert_int_equal(run_ours((char *[]) { (char *) cotaskd(), (char *) "--reload", (char *) "12x", NULL },
                                   NULL), 2);
         assert_int_equal(finish(&d, true), 0);
         /* A stale state file must never answer for a later daemon. */
         assert_int_equal(access(state_path, F_OK), -1);
-        assert_int_equal(run_sync(reload, &out), 1);
+        assert_int_equal(run_ours(reload, &out), 1);
         free(out);
         unsetenv("RUNTIME_DIRECTORY");
 }
@@ -400,18 +363,11 @@ static void test_daemon_broken_reloads_keep_serving(void **state) {
         assert_non_null(dir);
         while ((de = readdir(dir))) {
                 char *text;
-                FILE *f;
-                size_t len;
 
                 if (strncmp(de->d_name, "bad-", 4) != 0)
                         continue;
                 snprintf(path, sizeof path, "%s/%s", data, de->d_name);
-                f = fopen(path, "re");
-                assert_non_null(f);
-                text = calloc(1, 65536);
-                len = fread(text, 1, 65535, f);
-                text[len] = '\0';
-                fclose(f);
+                text = read_text_file(path, 65536);
                 write_conf(&d, text);
                 free(text);
                 kill(d.pid, SIGHUP);

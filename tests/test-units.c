@@ -12,44 +12,7 @@
 static const char *const units[] = { "cotaskd.service", "cotaskd.socket", "cotaskd@.service" };
 
 static char *read_text(const char *path) {
-        FILE *f = fopen(path, "re");
-        char *text = calloc(1, 65536);
-        size_t n;
-
-        assert_non_null(f);
-        assert_non_null(text);
-        n = fread(text, 1, 65535, f);
-        text[n] = '\0';
-        fclose(f);
-        return text;
-}
-
-/* Runs a program, ours through TEST_WRAPPER, a host tool such as
- * systemd-analyze directly; returns its exit status, stdout and stderr
- * together in *ret_out. */
-static int run_capture(bool ours, char *const argv[], char **ret_out) {
-        char path[] = "/tmp/test-units-out-XXXXXX";
-        int fd = mkstemp(path), status;
-        pid_t pid;
-
-        assert_true(fd >= 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                dup2(fd, STDOUT_FILENO);
-                dup2(fd, STDERR_FILENO);
-                if (ours)
-                        exec_program(argv);
-                else
-                        execvp(argv[0], argv);
-                _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        close(fd);
-        *ret_out = read_text(path);
-        unlink(path);
-        assert_true(WIFEXITED(status));
-        return WEXITSTATUS(status);
+        return read_text_file(path, 65536);
 }
 
 /* The units in a private directory, with ExecStart= pointing at this
@@ -105,8 +68,8 @@ static void test_units_verify_says_nothing(void **state) {
 
                 snprintf(path, sizeof path, "%s/%s", dir, verified[i]);
                 /* The man pages are checked where they are installed. */
-                rc = run_capture(false, (char *[]) { (char *) "systemd-analyze", (char *) "verify", (char *) "--man=no",
-                                           path, NULL }, &out);
+                rc = run_host_tool((char *[]) { (char *) "systemd-analyze", (char *) "verify", (char *) "--man=no",
+                                                path, NULL }, &out);
                 if (rc != 0 || out[0])
                         fail_msg("systemd-analyze verify %s: exit %d:\n%s", verified[i], rc, out);
         }
@@ -125,8 +88,8 @@ static void test_units_exposure_at_most_1_0(void **state) {
                 int rc;
 
                 snprintf(path, sizeof path, "%s/%s", dir, services[i]);
-                rc = run_capture(false, (char *[]) { (char *) "systemd-analyze", (char *) "security", (char *) "--offline=true",
-                                           (char *) "--no-pager", path, NULL }, &out);
+                rc = run_host_tool((char *[]) { (char *) "systemd-analyze", (char *) "security",
+                                                (char *) "--offline=true", (char *) "--no-pager", path, NULL }, &out);
                 assert_int_equal(rc, 0);
                 overall = strstr(out, "Overall exposure level for ");
                 assert_non_null(overall);
@@ -207,8 +170,8 @@ static void test_units_timeouts_fit_the_daemon(void **state) {
 
         snprintf(cotaskd, sizeof cotaskd, "%s/cotaskd", getenv("COTASK_BUILD") ?: "build");
         /* The documented default configuration, as the daemon reads it. */
-        rc = run_capture(true, (char *[]) { cotaskd, (char *) "--config", (char *) "config/cotaskd.conf",
-                                            (char *) "--dump-config", NULL }, &dump);
+        rc = run_ours((char *[]) { cotaskd, (char *) "--config", (char *) "config/cotaskd.conf",
+                                   (char *) "--dump-config", NULL }, &dump);
         assert_int_equal(rc, 0);
         p = strstr(dump, "\nshutdown_timeout = ");
         assert_non_null(p);

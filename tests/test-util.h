@@ -108,6 +108,62 @@ static inline char *run_example(const char *name, const char *arg) {
         return run_example_full(name, arg, NULL);
 }
 
+/* The whole of a small text file, NUL-terminated (free it); at most
+ * max - 1 bytes of it. */
+static inline char *read_text_file(const char *path, size_t max) {
+        FILE *f = fopen(path, "re");
+        char *text = calloc(1, max);
+        size_t n;
+
+        assert_non_null(f);
+        assert_non_null(text);
+        n = fread(text, 1, max - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        return text;
+}
+
+/* Runs argv to its end, its stdout and stderr together in a file (a pipe
+ * could fill while we wait), through exec_program when through_wrapper;
+ * returns the exit status, the output in *ret_out if that is not NULL
+ * (free it). */
+static inline int run_and_capture(bool through_wrapper, char *const argv[], char **ret_out) {
+        char path[] = "/tmp/cotask-test-out-XXXXXX";
+        int fd = mkstemp(path), status;
+        pid_t pid;
+
+        assert_true(fd >= 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+                if (through_wrapper)
+                        exec_program(argv);
+                else
+                        execvp(argv[0], argv);
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(fd);
+        if (ret_out)
+                *ret_out = read_text_file(path, 65536);
+        unlink(path);
+        assert_true(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+/* A program of this build: under $TEST_WRAPPER where one is set. */
+static inline int run_ours(char *const argv[], char **ret_out) {
+        return run_and_capture(true, argv, ret_out);
+}
+
+/* A tool of the host (systemd-analyze): never under $TEST_WRAPPER, which
+ * is for programs of a cross build. */
+static inline int run_host_tool(char *const argv[], char **ret_out) {
+        return run_and_capture(false, argv, ret_out);
+}
+
 /* cmocka writes to both stdout and stderr: keep their lines in order. */
 static void __attribute__((constructor)) stdout_line_buffered(void) {
         setvbuf(stdout, NULL, _IOLBF, 0);
