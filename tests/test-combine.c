@@ -106,13 +106,7 @@ static int gather_in_task(void *arg) {
 }
 
 static int cancel_a_gather(void *arg) {
-        _cleanup_task_ co_task_t *g = NULL;
-        gathering_t *gs = arg;
-
-        assert_int_equal(co_spawn(&g, "gatherer", gather_in_task, gs), 0);
-        assert_int_equal(co_sleep(msec(2)), 0);
-        co_task_cancel(g, NULL);
-        assert_int_equal(co_task_join(g, NULL), 0);
+        spawn_and_cancel_after("gatherer", gather_in_task, arg, msec(2));
         return 0;
 }
 
@@ -214,13 +208,8 @@ static int wait_for_it(void *arg) {
 }
 
 static int cancel_during_wait_for_cleanup(void *arg) {
-        _cleanup_task_ co_task_t *w = NULL;
-
-        assert_int_equal(co_spawn(&w, "waiter", wait_for_it, arg), 0);
-        /* Past wait_for's deadline, inside the 20 ms cleanup. */
-        assert_int_equal(co_sleep(msec(8)), 0);
-        co_task_cancel(w, NULL);
-        assert_int_equal(co_task_join(w, NULL), 0);
+        /* Cancelled past wait_for's deadline, inside the 20 ms cleanup. */
+        spawn_and_cancel_after("waiter", wait_for_it, arg, msec(8));
         return 0;
 }
 
@@ -287,14 +276,10 @@ static int shield_outer(void *arg) {
 }
 
 static int cancel_shielded_outer(void *arg) {
-        _cleanup_task_ co_task_t *outer = NULL;
         shielding_t *s = arg;
         co_outcome_t o;
 
-        assert_int_equal(co_spawn(&outer, "outer", shield_outer, s), 0);
-        assert_int_equal(co_sleep(msec(2)), 0);
-        co_task_cancel(outer, NULL);
-        assert_int_equal(co_task_join(outer, NULL), 0);
+        spawn_and_cancel_after("outer", shield_outer, s, msec(2));
         assert_int_equal(s->r, -ECANCELED);
         /* The inner task goes on, and finishes with its result. */
         assert_false(co_task_is_cancelled(s->inner_task));

@@ -187,9 +187,7 @@ static int run_body(void *arg) {
  * run->message). */
 static int run_exec(run_t *run) {
         recs_clear();
-        co_log_set_sink(sink, NULL);
-        assert_int_equal(run_main(run_body, run).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(sink, NULL, run_body, run).kind, CO_OUTCOME_RESULT);
         return run->outcome.value;
 }
 

@@ -164,9 +164,7 @@ static int drop_failed_future(void *arg) {
 static void test_future_unread_error_logged(void **state) {
         int errors = 0;
 
-        co_log_set_sink(count_errors, &errors);
-        assert_int_equal(run_main(drop_failed_future, NULL).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(count_errors, &errors, drop_failed_future, NULL).kind, CO_OUTCOME_RESULT);
         assert_int_equal(errors, 1);
 }
 

@@ -211,9 +211,7 @@ static void test_gen_error_reaches_next(void **state) {
         probe_t p = { .n_values = -1, .between = msec(1), .fail_at = 2 };
         captured_t c = { 0 };
 
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(error_reaches_next, &p).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, error_reaches_next, &p).kind, CO_OUTCOME_RESULT);
         /* Delivered, so not reported as lost. */
         assert_int_equal(c.n, 0);
         assert_int_equal(p.produced, 2);
@@ -247,9 +245,7 @@ static void test_gen_unread_error_logged(void **state) {
         captured_t c = { 0 };
         unread_t u = { .probe = { .n_values = -1, .between = msec(10), .fail_at = 1 }, .captured = &c };
 
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(error_nobody_reads, &u).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, error_nobody_reads, &u).kind, CO_OUTCOME_RESULT);
         assert_int_equal(c.n, 1);
         assert_string_equal(c.task, "unread");
         assert_non_null(strstr(c.message, "probe gave up at 1"));
@@ -519,9 +515,7 @@ static void test_gen_api_misuse(void **state) {
 
         assert_int_equal(co_gen_new((co_gen_t *[1]) { NULL }, "x", misuse, NULL), -EPERM);
         assert_int_equal(co_loop_shutdown_generators(NULL, CO_USEC_INFINITY), -EINVAL);
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(api_misuse, NULL).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, api_misuse, NULL).kind, CO_OUTCOME_RESULT);
         assert_int_equal(c.n, 0);
 }
 
@@ -844,9 +838,7 @@ static void test_gen_shutdown_deadline_names_stuck(void **state) {
         };
         captured_t c = { 0 };
 
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(shutdown_overrun, &o).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, shutdown_overrun, &o).kind, CO_OUTCOME_RESULT);
         assert_int_equal(o.shutdown_result, -ETIMEDOUT);
         assert_true(o.took >= msec(30));
         assert_true(o.took < msec(300));
@@ -871,9 +863,7 @@ static void test_gen_shutdown_grace_cuts_cleanup(void **state) {
         };
         captured_t c = { 0 };
 
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(shutdown_overrun, &o).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, shutdown_overrun, &o).kind, CO_OUTCOME_RESULT);
         assert_int_equal(o.shutdown_result, 0);
         assert_int_equal(c.n, 0);
         assert_true(o.took >= msec(20));
@@ -905,9 +895,7 @@ static void test_gen_shutdown_logs_close_errors(void **state) {
         captured_t c = { 0 };
         int r = 1;
 
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(shutdown_logs_errors, &r).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, shutdown_logs_errors, &r).kind, CO_OUTCOME_RESULT);
         assert_int_equal(r, 0);
         /* Once, by the sweep that took it; not again as unretrieved. */
         assert_int_equal(c.n, 1);

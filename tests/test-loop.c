@@ -329,9 +329,7 @@ static void test_loop_debug_mode_names_slow_and_overdue_tasks(void **state) {
 static void test_loop_debug_off_by_default(void **state) {
         debug_log_t d = { 0 };
 
-        co_log_set_sink(debug_sink, &d);
-        assert_int_equal(run_main(hog, NULL).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(debug_sink, &d, hog, NULL).kind, CO_OUTCOME_RESULT);
         assert_int_equal(d.slow, 0);
 }
 

@@ -74,12 +74,7 @@ static void test_notify_states(void **state) {
 }
 
 static int ping_a_while(void *arg) {
-        _cleanup_task_ co_task_t *w = NULL;
-
-        assert_int_equal(co_spawn(&w, "watchdog", notify_watchdog_task, NULL), 0);
-        assert_int_equal(co_sleep(msec(70)), 0);
-        co_task_cancel(w, NULL);
-        assert_int_equal(co_task_join(w, NULL), 0);
+        spawn_and_cancel_after("watchdog", notify_watchdog_task, NULL, msec(70));
         return 0;
 }
 

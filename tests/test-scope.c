@@ -135,14 +135,10 @@ static int shielded_scope(void *arg) {
 }
 
 static int cancel_shielded(void *arg) {
-        _cleanup_task_ co_task_t *t = NULL;
         shielded_t *s = arg;
         co_usec_t start = co_now();
 
-        assert_int_equal(co_spawn(&t, "shielded", shielded_scope, s), 0);
-        assert_int_equal(co_sleep(msec(10)), 0);
-        co_task_cancel(t, NULL);
-        assert_int_equal(co_task_join(t, NULL), 0);
+        spawn_and_cancel_after("shielded", shielded_scope, s, msec(10));
         assert_true(co_now() - start >= msec(40));
         return 0;
 }

@@ -691,9 +691,7 @@ static int fire_and_forget(void *arg) {
 static void test_task_unretrieved_error_reported(void **state) {
         captured_t c = { 0 };
 
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(fire_and_forget, &c).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, fire_and_forget, &c).kind, CO_OUTCOME_RESULT);
         assert_int_equal(c.n, 1);
         assert_string_equal(c.task_field, "forgotten");
         assert_non_null(strstr(c.message, "disk sdb is on fire"));
@@ -714,9 +712,7 @@ static int drop_failed_handle(void *arg) {
 static void test_task_unretrieved_error_on_unref(void **state) {
         captured_t c = { 0 };
 
-        co_log_set_sink(capture_sink, &c);
-        assert_int_equal(run_main(drop_failed_handle, &c).kind, CO_OUTCOME_RESULT);
-        co_log_set_sink(NULL, NULL);
+        assert_int_equal(run_main_logging_to(capture_sink, &c, drop_failed_handle, &c).kind, CO_OUTCOME_RESULT);
         assert_string_equal(c.task_field, "dropped");
 }
 

@@ -184,6 +184,17 @@ static inline co_outcome_t run_main(co_task_fn_t fn, void *arg) {
         return o;
 }
 
+/* run_main with the library's log records going to sink for the run,
+ * and to the default sink again after it. */
+static inline co_outcome_t run_main_logging_to(co_log_sink_fn_t sink, void *userdata, co_task_fn_t fn, void *arg) {
+        co_outcome_t o;
+
+        co_log_set_sink(sink, userdata);
+        o = run_main(fn, arg);
+        co_log_set_sink(NULL, NULL);
+        return o;
+}
+
 static inline co_usec_t msec(unsigned ms) {
         return (co_usec_t) ms * CO_USEC_PER_MSEC;
 }
@@ -282,6 +293,16 @@ static inline co_task_t *spawn_named(const char *name, co_task_fn_t fn, void *ar
 
         assert_int_equal(co_spawn(&t, name, fn, arg), 0);
         return t;
+}
+
+/* Spawns fn, lets it run for a while, then cancels it and joins it: for
+ * the tests of what a task does when cancelled part-way. */
+static inline void spawn_and_cancel_after(const char *name, co_task_fn_t fn, void *arg, co_usec_t after) {
+        _cleanup_task_ co_task_t *t = spawn_named(name, fn, arg);
+
+        assert_int_equal(co_sleep(after), 0);
+        co_task_cancel(t, NULL);
+        assert_int_equal(co_task_join(t, NULL), 0);
 }
 
 /* A task that ends at once: its done callback then runs on the loop,
