@@ -196,17 +196,25 @@ static void run_done(run_t *run) {
         recs_clear();
 }
 
+/* A fresh run of the task BODY describes (see load_task); returns the
+ * conf, which must outlive the run. */
+static conf_t *load_run(const char *body, run_t *run) {
+        const conf_task_t *t;
+        conf_t *c = load_task(body, &t);
+
+        *run = (run_t) { .conf = t };
+        return c;
+}
+
 /* ---- cases ------------------------------------------------------------------------ */
 
 static void test_exec_output_lines(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /bin/sh -c 'echo out1; echo err1 >&2; echo out2; echo; echo err2 >&2; "
-                      "printf last'",
-                      &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'echo out1; echo err1 >&2; echo out2; echo; echo err2 >&2; "
+                     "printf last'",
+                     &run);
         assert_int_equal(run_exec(&run), 0);
         assert_int_equal(run.outcome.kind, CO_OUTCOME_RESULT);
 
@@ -229,14 +237,12 @@ static void test_exec_output_lines(void **state) {
 }
 
 static void test_exec_long_lines_split(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /bin/sh -c 'head -c 10000 /dev/zero | tr \"\\\\0\" x; echo; "
-                      "seq 1 3000'",
-                      &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'head -c 10000 /dev/zero | tr \"\\\\0\" x; echo; "
+                     "seq 1 3000'",
+                     &run);
         assert_int_equal(run_exec(&run), 0);
         if (n_lines_of("stdout") != 5 + 3000)
                 dump_recs();
@@ -258,12 +264,10 @@ static void test_exec_long_lines_split(void **state) {
 }
 
 static void test_exec_exit_status(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /bin/sh -c 'exit 3'", &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'exit 3'", &run);
         assert_int_equal(run_exec(&run), -EIO);
         assert_int_equal(run.outcome.kind, CO_OUTCOME_ERROR);
         assert_string_equal(run.message, "exited with status 3");
@@ -271,55 +275,46 @@ static void test_exec_exit_status(void **state) {
 }
 
 static void test_exec_true(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = true", &t);       /* found in $PATH */
-        run.conf = t;
+        c = load_run("command = true", &run);      /* found in $PATH */
         assert_int_equal(run_exec(&run), 0);
         assert_int_equal(run.outcome.kind, CO_OUTCOME_RESULT);
         run_done(&run);
 }
 
 static void test_exec_killed_by_signal(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /bin/sh -c 'kill -USR1 $$'", &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'kill -USR1 $$'", &run);
         assert_int_equal(run_exec(&run), -EIO);
         assert_string_equal(run.message, "killed by signal SIGUSR1");
         run_done(&run);
 }
 
 static void test_exec_bad_program(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /nonexistent/program arg", &t);
-        run.conf = t;
+        c = load_run("command = /nonexistent/program arg", &run);
         assert_int_equal(run_exec(&run), -ENOENT);
         assert_string_equal(run.message, "cannot execute '/nonexistent/program': No such file or directory");
         run_done(&run);
         c = conf_free(c);
 
-        c = load_task("command = no-such-program-in-path", &t);
-        run = (run_t) { .conf = t };
+        c = load_run("command = no-such-program-in-path", &run);
         assert_int_equal(run_exec(&run), -ENOENT);
         assert_string_equal(run.message, "cannot execute 'no-such-program-in-path': No such file or directory");
         run_done(&run);
 }
 
 static void test_exec_bad_working_directory(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /bin/true\nworking_directory = /nonexistent/dir", &t);
-        run.conf = t;
+        c = load_run("command = /bin/true\nworking_directory = /nonexistent/dir", &run);
         assert_int_equal(run_exec(&run), -ENOENT);
         assert_string_equal(run.message,
                             "cannot change to directory '/nonexistent/dir': No such file or directory");
@@ -327,7 +322,6 @@ static void test_exec_bad_working_directory(void **state) {
 }
 
 static void test_exec_workdir_and_environment(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         _cleanup_free_ char *body = NULL;
         run_t run = { 0 };
@@ -340,8 +334,7 @@ static void test_exec_workdir_and_environment(void **state) {
                              "working_directory = %s\n"
                              "environment = EXEC_TEST_A=\"a b\" EXEC_TEST_REPLACED=new",
                              tmpdir) > 0);
-        c = load_task(body, &t);
-        run.conf = t;
+        c = load_run(body, &run);
         assert_int_equal(run_exec(&run), 0);
         assert_int_equal(n_lines_of("stdout"), 3);
         assert_string_equal(line_of("stdout", 0)->message, tmpdir);
@@ -353,15 +346,13 @@ static void test_exec_workdir_and_environment(void **state) {
 }
 
 static void test_exec_cancel_stop_signal(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /bin/sh -c 'trap \"echo got-term; exit 0\" TERM; echo ready; "
-                      "while :; do sleep 0.02; done'\n"
-                      "stop_timeout = 5s",
-                      &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'trap \"echo got-term; exit 0\" TERM; echo ready; "
+                     "while :; do sleep 0.02; done'\n"
+                     "stop_timeout = 5s",
+                     &run);
         run.cancel_after_line = "ready";
         assert_int_equal(run_exec(&run), -ECANCELED);
         assert_int_equal(run.outcome.kind, CO_OUTCOME_CANCELLED);
@@ -375,15 +366,13 @@ static void test_exec_cancel_stop_signal(void **state) {
 }
 
 static void test_exec_cancel_custom_signal(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
-        c = load_task("command = /bin/sh -c 'trap \"echo got-int; exit 0\" INT; echo ready; "
-                      "while :; do sleep 0.02; done'\n"
-                      "stop_signal = SIGINT",
-                      &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'trap \"echo got-int; exit 0\" INT; echo ready; "
+                     "while :; do sleep 0.02; done'\n"
+                     "stop_signal = SIGINT",
+                     &run);
         run.cancel_after_line = "ready";
         assert_int_equal(run_exec(&run), -ECANCELED);
         assert_string_equal(line_of("stdout", 1)->message, "got-int");
@@ -392,17 +381,15 @@ static void test_exec_cancel_custom_signal(void **state) {
 }
 
 static void test_exec_cancel_sigkill_after_timeout(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
         co_usec_t start;
         const rec_t *r;
 
-        c = load_task("command = /bin/sh -c 'trap \"echo ignoring\" TERM; echo ready; "
-                      "while :; do sleep 0.02; done'\n"
-                      "stop_timeout = 100ms",
-                      &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'trap \"echo ignoring\" TERM; echo ready; "
+                     "while :; do sleep 0.02; done'\n"
+                     "stop_timeout = 100ms",
+                     &run);
         run.cancel_after_line = "ready";
         start = co_now();
         assert_int_equal(run_exec(&run), -ECANCELED);
@@ -419,13 +406,11 @@ static void test_exec_cancel_sigkill_after_timeout(void **state) {
 }
 
 static void test_exec_cancel_after_exit(void **state) {
-        const conf_task_t *t;
         _cleanup_(conf_freep) conf_t *c = NULL;
         run_t run = { 0 };
 
         /* Exits at once: nothing to stop whatever the timing. */
-        c = load_task("command = /bin/sh -c 'echo ready'", &t);
-        run.conf = t;
+        c = load_run("command = /bin/sh -c 'echo ready'", &run);
         run.cancel_after_line = "ready";
         int r = run_exec(&run);
         assert_true(r == 0 || r == -ECANCELED);
