@@ -657,26 +657,8 @@ static void test_task_done_callback(void **state) {
 
 /* ---- unretrieved errors ------------------------------------------------ */
 
-typedef struct captured {
-        char message[256];
-        char task_field[64];
-        int n;
-} captured_t;
-
-static void capture_sink(const co_log_record_t *rec, void *userdata) {
-        captured_t *c = userdata;
-
-        if (rec->level != CO_LOG_ERR)
-                return;
-        c->n++;
-        snprintf(c->message, sizeof c->message, "%s", rec->message);
-        for (size_t i = 0; i < rec->n_fields; i++)
-                if (strcmp(rec->fields[i].key, "task") == 0)
-                        snprintf(c->task_field, sizeof c->task_field, "%s", rec->fields[i].value);
-}
-
 static int fire_and_forget(void *arg) {
-        captured_t *c = arg;
+        logged_errors_t *c = arg;
         _cleanup_task_ co_task_t *joined = NULL;
 
         assert_int_equal(co_spawn(NULL, "forgotten", fail_with_message, (void *) "sdb"), 0);
@@ -689,11 +671,11 @@ static int fire_and_forget(void *arg) {
 }
 
 static void test_task_unretrieved_error_reported(void **state) {
-        captured_t c = { 0 };
+        logged_errors_t c = { 0 };
 
-        assert_int_equal(run_main_logging_to(capture_sink, &c, fire_and_forget, &c).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_main_logging_to(log_errors_sink, &c, fire_and_forget, &c).kind, CO_OUTCOME_RESULT);
         assert_int_equal(c.n, 1);
-        assert_string_equal(c.task_field, "forgotten");
+        assert_string_equal(c.task, "forgotten");
         assert_non_null(strstr(c.message, "disk sdb is on fire"));
 }
 
@@ -703,17 +685,17 @@ static int drop_failed_handle(void *arg) {
         assert_int_equal(co_spawn(&t, "dropped", fail_with_message, (void *) "sdd"), 0);
         assert_int_equal(co_sleep(msec(1)), 0);
         /* Held but not joined: reported when the last reference goes. */
-        assert_int_equal(((captured_t *) arg)->n, 0);
+        assert_int_equal(((logged_errors_t *) arg)->n, 0);
         co_task_unref(t);
-        assert_int_equal(((captured_t *) arg)->n, 1);
+        assert_int_equal(((logged_errors_t *) arg)->n, 1);
         return 0;
 }
 
 static void test_task_unretrieved_error_on_unref(void **state) {
-        captured_t c = { 0 };
+        logged_errors_t c = { 0 };
 
-        assert_int_equal(run_main_logging_to(capture_sink, &c, drop_failed_handle, &c).kind, CO_OUTCOME_RESULT);
-        assert_string_equal(c.task_field, "dropped");
+        assert_int_equal(run_main_logging_to(log_errors_sink, &c, drop_failed_handle, &c).kind, CO_OUTCOME_RESULT);
+        assert_string_equal(c.task, "dropped");
 }
 
 /* ---- many -------------------------------------------------------------- */

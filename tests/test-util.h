@@ -184,6 +184,32 @@ static inline co_outcome_t run_main(co_task_fn_t fn, void *arg) {
         return o;
 }
 
+/* The errors the library logged: how many, and the last one's message
+ * and task field. */
+typedef struct logged_errors {
+        int n;
+        char message[256];
+        char task[64];
+} logged_errors_t;
+
+/* Keeps rec in e if it is an error; returns whether it was, for a sink
+ * that keeps more of it. */
+static inline bool keep_logged_error(logged_errors_t *e, const co_log_record_t *rec) {
+        if (rec->level != CO_LOG_ERR)
+                return false;
+        e->n++;
+        snprintf(e->message, sizeof e->message, "%s", rec->message);
+        for (size_t i = 0; i < rec->n_fields; i++)
+                if (strcmp(rec->fields[i].key, "task") == 0)
+                        snprintf(e->task, sizeof e->task, "%s", rec->fields[i].value);
+        return true;
+}
+
+/* A log sink for co_log_set_sink, userdata a logged_errors_t. */
+static inline void log_errors_sink(const co_log_record_t *rec, void *userdata) {
+        keep_logged_error(userdata, rec);
+}
+
 /* run_main with the library's log records going to sink for the run,
  * and to the default sink again after it. */
 static inline co_outcome_t run_main_logging_to(co_log_sink_fn_t sink, void *userdata, co_task_fn_t fn, void *arg) {
