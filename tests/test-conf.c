@@ -7,7 +7,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -49,12 +48,8 @@ static int setup(void **state) {
         return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int teardown(void **state) {
-        return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return remove_tree(tmpdir);
 }
 
 /* Writes TEXT to tmpdir/NAME with mode 0644; returns the path (free it). */

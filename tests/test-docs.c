@@ -16,7 +16,6 @@
  * those tests are skipped for a cross build ($TEST_WRAPPER). */
 
 #include <errno.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -77,12 +76,8 @@ static int setup(void **state) {
         return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 static int teardown(void **state) {
-        return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return remove_tree(tmpdir);
 }
 
 /* ---- running commands ------------------------------------------------------ */

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,10 +19,6 @@ static inline void conf_freep(conf_t **c) {
 /* ---- fixtures ------------------------------------------------------------- */
 
 static char tmpdir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
 
 /* Descriptors open in this process. */
 static int count_fds(void) {
@@ -47,7 +42,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        int r = nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        int r = remove_tree(tmpdir);
 
         /* Every test: no descriptor leaked, no child left unreaped. */
         assert_int_equal(count_fds(), n_fds_before);

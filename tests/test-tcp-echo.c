@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -26,10 +25,6 @@ static void conf_freep(conf_t **c) {
 }
 #define _cleanup_conf_ _cleanup_(conf_freep)
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
 /* Loads TEXT from a private temporary file. */
 static conf_t *load_conf_text(const char *text) {
         char dir[] = "/tmp/test-tcp-echo-XXXXXX", path[64];
@@ -46,7 +41,7 @@ static conf_t *load_conf_text(const char *text) {
         assert_true(fputs(text, f) >= 0);
         assert_int_equal(fclose(f), 0);
         assert_int_equal(conf_load(path, &c, NULL), 0);
-        assert_int_equal(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(remove_tree(dir), 0);
         return c;
 }
 

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +46,15 @@ static inline void closep(int *fd) {
                 close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
+
+static inline int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+/* Removes dir and everything below it, as rm -r; returns 0 or -1. */
+static inline int remove_tree(const char *dir) {
+        return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* execv, through $TEST_WRAPPER when set (e.g. qemu-aarch64 for a cross
  * build): tests that run programs of this build go through here. */
