@@ -3,7 +3,7 @@
 /* co_fd_t, the registered descriptor: reads and writes, end of file and
  * errors, deadlines and cancellation, several tasks on one handle, a handle
  * freed under its waiters, input nobody waits for, a short read that did
- * not drain, every backend. */
+ * not drain, every backend, accepting through a handle. */
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -691,6 +691,117 @@ static void test_io_short_read_that_did_not_drain(void **state) {
         close(l);
 }
 
+/* ---- accept ---------------------------------------------------------------- */
+
+typedef struct acceptor {
+        int listener;
+        unsigned want;
+        unsigned accepted;
+        int after;              /* an accept with nobody left to come */
+} acceptor_t;
+
+static int acceptor(void *arg) {
+        acceptor_t *a = arg;
+        co_fd_t *h = NULL;
+
+        assert_int_equal(co_fd_new(&h, NULL, a->listener), 0);
+        while (a->accepted < a->want) {
+                struct sockaddr_in peer;
+                socklen_t len = sizeof peer;
+                int c = co_fd_accept(h, (struct sockaddr *) &peer, &len, co_deadline_after(5 * CO_USEC_PER_SEC));
+
+                assert_true(c >= 0);
+                assert_int_equal(peer.sin_family, AF_INET);
+                assert_true(fcntl(c, F_GETFL) & O_NONBLOCK);
+                assert_true(fcntl(c, F_GETFD) & FD_CLOEXEC);
+                close(c);
+                a->accepted++;
+        }
+        a->after = co_fd_accept(h, NULL, NULL, co_deadline_after(msec(10)));
+        co_fd_free(h);
+        return 0;
+}
+
+static int connect_loopback(const struct sockaddr_in *to) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        assert_true(c >= 0);
+        assert_int_equal(co_connect(c, (const struct sockaddr *) to, sizeof *to, co_deadline_after(CO_USEC_PER_SEC)), 0);
+        return c;
+}
+
+/* Two bursts of three connections: the acceptor takes each burst, waits
+ * between them, and times out after the last. */
+static int accept_bursts(void *arg) {
+        acceptor_t a = { .listener = *(int *) arg, .want = 6, .after = NOT_YET };
+        _cleanup_task_ co_task_t *t = NULL;
+        struct sockaddr_in to;
+        socklen_t len = sizeof to;
+        int c[6];
+
+        assert_int_equal(getsockname(a.listener, (struct sockaddr *) &to, &len), 0);
+        assert_int_equal(co_spawn(&t, "acceptor", acceptor, &a), 0);
+        for (unsigned i = 0; i < ELEMENTSOF(c); i++) {
+                c[i] = connect_loopback(&to);
+                if (i % 3 == 2) {
+                        assert_int_equal(co_sleep(msec(5)), 0);
+                        assert_int_equal(a.accepted, i + 1);
+                }
+        }
+        join_ok(t);
+        assert_int_equal(a.after, -ETIMEDOUT);
+        for (unsigned i = 0; i < ELEMENTSOF(c); i++)
+                close(c[i]);
+        return 0;
+}
+
+static int listen_loopback(void) {
+        struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        assert_true(l >= 0);
+        assert_int_equal(bind(l, (struct sockaddr *) &in, sizeof in), 0);
+        assert_int_equal(listen(l, 16), 0);
+        return l;
+}
+
+static void test_io_accept_bursts(void **state) {
+        int l = listen_loopback();
+
+        assert_int_equal(run_main(accept_bursts, &l).kind, CO_OUTCOME_RESULT);
+        close(l);
+}
+
+static int cancelled_acceptor(void *arg) {
+        co_fd_t *h = NULL;
+        int r;
+
+        assert_int_equal(co_fd_new(&h, NULL, *(int *) arg), 0);
+        r = co_fd_accept(h, NULL, NULL, CO_USEC_INFINITY);
+        co_fd_free(h);
+        return r;
+}
+
+static int accept_cancel(void *arg) {
+        _cleanup_task_ co_task_t *t = NULL;
+        co_outcome_t o;
+
+        assert_int_equal(co_spawn(&t, "acceptor", cancelled_acceptor, arg), 0);
+        assert_int_equal(co_sleep(msec(5)), 0);
+        co_task_cancel(t, "test");
+        assert_int_equal(co_task_join(t, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_CANCELLED);
+        assert_int_equal(co_fd_accept(NULL, NULL, NULL, CO_USEC_INFINITY), -EINVAL);
+        return 0;
+}
+
+static void test_io_accept_cancel(void **state) {
+        int l = listen_loopback();
+
+        assert_int_equal(run_main(accept_cancel, &l).kind, CO_OUTCOME_RESULT);
+        close(l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_io_pipe_read_write_eof),
@@ -707,6 +818,8 @@ int main(void) {
                 cmocka_unit_test(test_io_unwanted_input_does_not_spin),
                 cmocka_unit_test(test_io_woken_reader_behind_busy_tasks),
                 cmocka_unit_test(test_io_short_read_that_did_not_drain),
+                cmocka_unit_test(test_io_accept_bursts),
+                cmocka_unit_test(test_io_accept_cancel),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * tcp-echo: a TCP echo service, one task per connection.
  *
  * The run task owns the listening socket (bound to host:port, or passed by
- * systemd as "systemd:NAME", see listen.h) and accepts; every connection is
+ * systemd as "systemd:NAME", see listen.h) and accepts through a co_fd_t
+ * (registered once, not per burst of connections); every connection is
  * a child task, so cancelling the run cancels them. A semaphore holds
  * max_connections permits: the accept loop takes one before accepting, so
  * that past the limit new connections wait in the kernel's backlog; a
@@ -77,6 +78,7 @@ typedef struct echo {
         const conf_task_t *conf;
         const tcp_echo_conf_t *echo_conf;
         int fd;                         /* listening socket */
+        co_fd_t *listener;              /* fd, registered while accepting */
         co_sem_t *slots;                /* max_connections permits */
         char address[INET6_ADDRSTRLEN + 16];
         unsigned long long n_accepted;
@@ -466,6 +468,7 @@ static void echo_free(void *arg) {
                 free(c);
         }
         close_batches_wait(e);
+        e->listener = co_fd_free(e->listener);
         if (e->fd >= 0)
                 close(e->fd);
         co_sem_free(e->slots);
@@ -512,7 +515,9 @@ static int tcp_echo_run(const conf_task_t *conf) {
         if (r < 0)
                 return r;
         e->fd = r;
-        r = 0;
+        r = co_fd_new(&e->listener, NULL, e->fd);
+        if (r < 0)
+                return r;
         co_log_fields(CO_LOG_INFO, (&(co_log_field_t) { "address", e->address }), 1,
                       "listening on %s", e->address);
 
@@ -527,7 +532,7 @@ static int tcp_echo_run(const conf_task_t *conf) {
                         r = co_sem_acquire(e->slots, CO_USEC_INFINITY);
                         if (r < 0)
                                 CO_LEAVE;
-                        fd = co_accept(e->fd, (struct sockaddr *) &ss, &len, CO_USEC_INFINITY);
+                        fd = co_fd_accept(e->listener, (struct sockaddr *) &ss, &len, CO_USEC_INFINITY);
                         if (fd < 0) {
                                 co_sem_release(e->slots);
                                 r = fd;
@@ -578,6 +583,7 @@ static int tcp_echo_run(const conf_task_t *conf) {
                 /* Stop accepting at once: new connections are refused from
                  * here, while the open ones finish (they are children: the
                  * task's end cancels and waits for them). */
+                e->listener = co_fd_free(e->listener);
                 close(e->fd);
                 e->fd = -1;
         } CO_END_TRY;

@@ -328,6 +328,30 @@ ssize_t co_fd_write_all(co_fd_t *h, const void *buf, size_t size, co_usec_t dead
         return (ssize_t) size;
 }
 
+int co_fd_accept(co_fd_t *h, struct sockaddr *ret_addr, socklen_t *ret_len, co_usec_t deadline) {
+        if (!h)
+                return -EINVAL;
+        for (;;) {
+                int r;
+
+                if (h->ready & CO_FD_READABLE) {
+                        int c = accept4(h->fd, ret_addr, ret_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+                        if (c >= 0)
+                                return c;
+                        /* The client gave up before we got to it: next one. */
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno != EAGAIN)
+                                return -errno;
+                        h->ready &= ~(unsigned) CO_FD_READABLE;
+                }
+                r = fd_wait(h, CO_FD_READABLE, deadline);
+                if (r < 0)
+                        return r;
+        }
+}
+
 int co_fd_wait_readable(co_fd_t *h, co_usec_t deadline) {
         if (!h)
                 return -EINVAL;
