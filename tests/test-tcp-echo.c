@@ -376,6 +376,53 @@ static void test_tcp_echo_cancel_mid_message(void **state) {
         co_log_set_max_level(level);
 }
 
+/* ---- connections share the read buffer ---------------------------------------- */
+
+/* One connection's echo waits for a reader that does not read, while
+ * another connection echoes messages of its own: the first must still send
+ * back exactly what it was sent, though the buffer it read into has been
+ * every other connection's since. */
+static int main_slow_reader_keeps_its_data(void *arg) {
+        uint16_t port = free_port();
+        _cleanup_conf_ conf_t *c = load_echo_conf(port, "idle_timeout = 0\n");
+        _cleanup_task_ co_task_t *server = start_server(c), *writer = NULL;
+        _cleanup_free_ unsigned char *data = malloc(BIG), *back = malloc(BIG);
+        _cleanup_close_ int slow = -1, busy = -1;
+        static char msg[16 * 1024], echoed[sizeof msg];
+        writer_arg_t w;
+
+        assert_non_null(data);
+        assert_non_null(back);
+        for (size_t i = 0; i < BIG; i++)
+                data[i] = pattern(i);
+        busy = client_connect(port);
+        slow = client_connect_once(port, 64 * 1024);
+        assert_true(slow >= 0);
+        w = (writer_arg_t) { slow, data };
+        assert_int_equal(co_spawn(&writer, "writer", big_writer, &w), 0);
+        /* Not reading: the server ends up blocked writing a chunk back. */
+        assert_int_equal(co_sleep(msec(200)), 0);
+
+        /* Messages as long as the buffer: each overwrites all of it. */
+        for (int i = 0; i < 20; i++) {
+                memset(msg, 'a' + i, sizeof msg);
+                assert_int_equal(co_write_all(busy, msg, sizeof msg, co_deadline_after(5 * CO_USEC_PER_SEC)),
+                                 (ssize_t) sizeof msg);
+                assert_int_equal(read_exactly(busy, echoed, sizeof echoed, co_deadline_after(5 * CO_USEC_PER_SEC)),
+                                 (ssize_t) sizeof echoed);
+                assert_memory_equal(echoed, msg, sizeof msg);
+        }
+        assert_int_equal(read_exactly(slow, back, BIG, co_deadline_after(30 * CO_USEC_PER_SEC)), (ssize_t) BIG);
+        assert_memory_equal(back, data, BIG);
+        join_ok(writer);
+        stop_server(server);
+        return 0;
+}
+
+static void test_tcp_echo_slow_reader_keeps_its_data(void **state) {
+        assert_int_equal(run_main(main_slow_reader_keeps_its_data, NULL).kind, CO_OUTCOME_RESULT);
+}
+
 /* ---- errors ------------------------------------------------------------------------ */
 
 static int main_address_in_use(void *arg) {
@@ -536,6 +583,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_tcp_echo_idle_timeout),
                 cmocka_unit_test(test_tcp_echo_cancel_open_connections),
                 cmocka_unit_test(test_tcp_echo_cancel_mid_message),
+                cmocka_unit_test(test_tcp_echo_slow_reader_keeps_its_data),
                 cmocka_unit_test(test_tcp_echo_address_in_use),
                 cmocka_unit_test(test_tcp_echo_no_systemd_socket),
                 cmocka_unit_test(test_tcp_echo_socket_activation),

@@ -14,7 +14,10 @@
  * and writes all of it back, until end of file, through a co_fd_t: its
  * descriptor stays registered with the loop for the connection's life, so
  * a message costs a read and a write, no epoll_ctl and no read that fails
- * with EAGAIN. On shutdown (the run
+ * with EAGAIN. The chunk is read into one buffer all the connections share
+ * (an idle connection costs its stack page and little more): written back
+ * at once as a rule, copied only when the socket cannot take it all, since
+ * the buffer is another connection's once this one waits. On shutdown (the run
  * cancelled) the listening socket is closed first; a connection waiting in
  * read closes at once, one writing a chunk back finishes it (shielded, under
  * its grace deadline) and then closes. A close after data is a lingering
@@ -80,6 +83,7 @@ typedef struct echo {
         int fd;                         /* listening socket */
         co_fd_t *listener;              /* fd, registered while accepting */
         co_sem_t *slots;                /* max_connections permits */
+        char *chunk;                    /* ECHO_CHUNK bytes: every connection reads into it */
         char address[INET6_ADDRSTRLEN + 16];
         unsigned long long n_accepted;
         struct conn *conns;             /* spawned, body not yet ended */
@@ -147,7 +151,7 @@ static void conn_debug(const conn_t *c, const char *what, int error, unsigned lo
 /* Writes all of buf, waiting at most idle_timeout for each bit of progress.
  * A cancellation does not stop it: the rest is written under a shield bound
  * by the grace deadline. Returns 0 or -errno. */
-static int conn_write(conn_t *c, const char *buf, size_t size) {
+static int conn_write_waiting(conn_t *c, const char *buf, size_t size) {
         co_usec_t idle = c->echo->echo_conf->idle_timeout_usec;
         co_usec_t deadline = idle ? co_deadline_after(idle) : CO_USEC_INFINITY;
         co_shield_t shield;
@@ -174,6 +178,30 @@ static int conn_write(conn_t *c, const char *buf, size_t size) {
         }
         if (shielded)
                 co_shield_end(&shield);
+        return r;
+}
+
+/* Writes back the size bytes just read into the shared chunk: at once if
+ * the socket takes them all, else the rest from a copy of its own, as the
+ * chunk is another connection's as soon as this task waits. 0 or -errno. */
+static int conn_write(conn_t *c, size_t size) {
+        ssize_t k = send(c->fd, c->echo->chunk, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+        char *rest;
+        int r;
+
+        if (k == (ssize_t) size)
+                return 0;
+        if (k < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                k = 0;
+        }
+        rest = malloc(size - (size_t) k);
+        if (!rest)
+                return -ENOMEM;
+        memcpy(rest, c->echo->chunk + k, size - (size_t) k);
+        r = conn_write_waiting(c, rest, size - (size_t) k);
+        free(rest);
         return r;
 }
 
@@ -244,21 +272,19 @@ static void close_batches_wait(echo_t *e) {
  * read (and drop) until the peer's, for a while; a plain close would reset
  * the connection, dropping echoed data the peer has not read yet. Runs
  * shielded (from the finally block). */
-static void conn_close(conn_t *c, bool linger, char *buf) {
+static void conn_close(conn_t *c, bool linger) {
         char b;
 
         /* Nothing unread (the usual case, an idle connection): a plain close
          * sends what is queued, then FIN. */
         if (linger && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
                 linger = false;
-        /* Into the connection's heap buffer (there is one: something was
-         * read), not a stack one, that every connection would page in at
-         * shutdown. */
-        if (linger && buf && c->io && shutdown(c->fd, SHUT_WR) >= 0) {
+        /* What is read is dropped: into the shared chunk. */
+        if (linger && c->io && shutdown(c->fd, SHUT_WR) >= 0) {
                 co_usec_t deadline = co_deadline_after(ECHO_LINGER_USEC);
 
                 for (;;) {
-                        ssize_t k = co_fd_read(c->io, buf, ECHO_CHUNK, deadline);
+                        ssize_t k = co_fd_read(c->io, c->echo->chunk, ECHO_CHUNK, deadline);
 
                         if (k <= 0)
                                 break;
@@ -286,20 +312,14 @@ static int conn_run(void *arg) {
         co_usec_t idle = c->echo->echo_conf->idle_timeout_usec;
         unsigned long long bytes = 0;
         bool linger = false;
-        char *buf = NULL;
         int r = 0;
 
         CO_TRY {
-                buf = malloc(ECHO_CHUNK);
-                if (!buf) {
-                        r = -ENOMEM;
-                        CO_LEAVE;
-                }
                 r = co_fd_new(&c->io, NULL, c->fd);
                 if (r < 0)
                         CO_LEAVE;
                 for (;;) {
-                        ssize_t n = co_fd_read(c->io, buf, ECHO_CHUNK,
+                        ssize_t n = co_fd_read(c->io, c->echo->chunk, ECHO_CHUNK,
                                                idle ? co_deadline_after(idle) : CO_USEC_INFINITY);
 
                         if (n == 0) {
@@ -319,10 +339,11 @@ static int conn_run(void *arg) {
                                 break;
                         }
                         linger = true;
-                        r = conn_write(c, buf, (size_t) n);
+                        r = conn_write(c, (size_t) n);
                         if (r < 0) {
                                 conn_debug(c, r == -ETIMEDOUT ? "closed: write timeout" : "failed", r, bytes);
-                                r = 0;
+                                if (r != -ENOMEM)
+                                        r = 0;
                                 break;
                         }
                         bytes += (unsigned long long) n;
@@ -334,10 +355,9 @@ static int conn_run(void *arg) {
         } CO_FINALLY {
                 if (r == -ENOMEM)
                         co_log(CO_LOG_WARNING, "connection from %s: out of memory", c->peer);
-                conn_close(c, linger, buf);
+                conn_close(c, linger);
                 co_sem_release(c->echo->slots);
                 conn_unlink(c);
-                free(buf);
                 free(c);
         } CO_END_TRY;
         /* Errors of one connection are not the service's: never fail the
@@ -472,6 +492,7 @@ static void echo_free(void *arg) {
         if (e->fd >= 0)
                 close(e->fd);
         co_sem_free(e->slots);
+        free(e->chunk);
         free(e);
 }
 
@@ -499,9 +520,10 @@ static int tcp_echo_run(const conf_task_t *conf) {
         e->conf = conf;
         e->echo_conf = TASK_CONF(conf, tcp_echo_conf_t);
         e->fd = -1;
-        r = co_sem_new(&e->slots, e->echo_conf->max_connections ?: 1);
+        e->chunk = malloc(ECHO_CHUNK);
+        r = e->chunk ? co_sem_new(&e->slots, e->echo_conf->max_connections ?: 1) : -ENOMEM;
         if (r < 0) {
-                free(e);
+                echo_free(e);
                 return r;
         }
         /* Freed after every connection task (a child) has ended. */
