@@ -110,6 +110,25 @@ static inline uint64_t proc_ctxt_switches(pid_t pid) {
         return proc_sum_threads(pid, "status", status_ctxt);
 }
 
+/* Resident memory of PID, bytes. */
+static inline uint64_t proc_rss_bytes(pid_t pid) {
+        char path[64], line[256];
+        unsigned long long kib = 0;
+        bool found = false;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                fail("%s: %s", path, strerror(errno));
+        while (!found && fgets(line, sizeof line, f))
+                found = sscanf(line, "VmRSS: %llu kB", &kib) == 1;
+        fclose(f);
+        if (!found)
+                fail("%s: no VmRSS", path);
+        return (uint64_t) kib * 1024;
+}
+
 static inline struct sockaddr_in loopback(uint16_t port) {
         return (struct sockaddr_in) {
                 .sin_family = AF_INET,

@@ -17,7 +17,9 @@
  * one round trip that must echo what was sent: every connection then has
  * its task, parked in read), sends SIGTERM and times it until the process
  * has exited (a pidfd). The exit status must be 0 and every connection
- * must end with a clean end of file, no reset. Prints "shutdown" (ms).
+ * must end with a clean end of file, no reset. Prints "shutdown" (ms), and
+ * "echo_conn_rss": the daemon's resident memory per open idle connection
+ * (measured before and after opening them).
  */
 #include <systemd/sd-daemon.h>
 
@@ -143,7 +145,7 @@ int main(int argc, char **argv) {
         uint16_t port;
         conf_dir_t conf = {};
         char text[512];
-        uint64_t t0, t1;
+        uint64_t t0, t1, rss0, rss1;
         notify_t n;
         int *fds, code;
         pid_t pid;
@@ -169,7 +171,9 @@ int main(int argc, char **argv) {
         notify_open(&n);
         pid = spawn_quiet((char *const[]) { "/proc/self/exe", "--daemon", conf.path, NULL });
         notify_wait(&n, pid, (const char *const[]) { "READY=1", "BENCH_PARKED=1", NULL }, 60000);
+        rss0 = proc_rss_bytes(pid);
         fds = open_connections(port, conns);
+        rss1 = proc_rss_bytes(pid);
 
         t0 = now_ns();
         if (kill(pid, SIGTERM) < 0)
@@ -182,5 +186,6 @@ int main(int argc, char **argv) {
         notify_close(&n);
         conf_remove(&conf);
         report("shutdown", (double) (t1 - t0) / 1e6, "ms");
+        report("echo_conn_rss", (double) (rss1 - rss0) / conns, "B");
         return 0;
 }

@@ -250,6 +250,8 @@ target "idle daemon: wake-ups per second" idle "<=" 0 Hz
                 v=$(get_unit "parked_pte_$n")
                 [[ -n $v ]] && echo "  page tables per parked task ($n), not in RSS: $v"
         done
+        v=$(get_unit echo_conn_rss)
+        [[ -n $v ]] && echo "  daemon RSS per idle echo connection: $v"
         echo "  peers (same run):"
         for name in switch spawn cancel "parked_rss_$small" "parked_create_$small" \
                     "parked_rss_$big" "parked_create_$big" gather timers_wakeups timers_late_mean \
