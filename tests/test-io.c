@@ -772,6 +772,85 @@ static void test_io_accept_bursts(void **state) {
         close(l);
 }
 
+/* Whether an epoll instance of this process watches fd, from the tfd
+ * lines of its /proc/self/fdinfo. */
+static bool epoll_watches(int fd) {
+        char path[64], target[64], line[256];
+        bool found = false;
+
+        for (int e = 0; e < 1024 && !found; e++) {
+                ssize_t n;
+                FILE *f;
+
+                snprintf(path, sizeof path, "/proc/self/fd/%d", e);
+                n = readlink(path, target, sizeof target - 1);
+                if (n < 0)
+                        continue;
+                target[n] = '\0';
+                if (strcmp(target, "anon_inode:[eventpoll]") != 0)
+                        continue;
+                snprintf(path, sizeof path, "/proc/self/fdinfo/%d", e);
+                f = fopen(path, "re");
+                assert_non_null(f);
+                while (!found && fgets(line, sizeof line, f)) {
+                        int tfd;
+
+                        found = sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd;
+                }
+                fclose(f);
+        }
+        return found;
+}
+
+typedef struct between_bursts {
+        int listener;
+        bool accepted;
+        bool registered_between;
+} between_bursts_t;
+
+/* Accepts one connection and, before the next accept, looks whether the
+ * listener is still watched: what saves the epoll_ctl pair per burst. */
+static int accept_then_look(void *arg) {
+        between_bursts_t *b = arg;
+        co_fd_t *h = NULL;
+        int c;
+
+        assert_int_equal(co_fd_new(&h, NULL, b->listener), 0);
+        c = co_fd_accept(h, NULL, NULL, co_deadline_after(5 * CO_USEC_PER_SEC));
+        assert_true(c >= 0);
+        close(c);
+        b->accepted = true;
+        b->registered_between = epoll_watches(b->listener);
+        co_fd_free(h);
+        assert_false(epoll_watches(b->listener));
+        return 0;
+}
+
+static int accept_stays_registered(void *arg) {
+        between_bursts_t b = { .listener = *(int *) arg };
+        _cleanup_task_ co_task_t *t = NULL;
+        _cleanup_close_ int c = -1;
+        struct sockaddr_in to;
+        socklen_t len = sizeof to;
+
+        assert_int_equal(getsockname(b.listener, (struct sockaddr *) &to, &len), 0);
+        assert_int_equal(co_spawn(&t, "acceptor", accept_then_look, &b), 0);
+        /* The acceptor waits (registers the listener) before anyone comes. */
+        assert_int_equal(co_sleep(msec(5)), 0);
+        c = connect_loopback(&to);
+        join_ok(t);
+        assert_true(b.accepted);
+        assert_true(b.registered_between);
+        return 0;
+}
+
+static void test_io_accept_stays_registered(void **state) {
+        int l = listen_loopback();
+
+        assert_int_equal(run_main(accept_stays_registered, &l).kind, CO_OUTCOME_RESULT);
+        close(l);
+}
+
 static int cancelled_acceptor(void *arg) {
         co_fd_t *h = NULL;
         int r;
@@ -819,6 +898,7 @@ int main(void) {
                 cmocka_unit_test(test_io_woken_reader_behind_busy_tasks),
                 cmocka_unit_test(test_io_short_read_that_did_not_drain),
                 cmocka_unit_test(test_io_accept_bursts),
+                cmocka_unit_test(test_io_accept_stays_registered),
                 cmocka_unit_test(test_io_accept_cancel),
         };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The tcp-echo task type: echo, max_connections, idle_timeout, shutdown,
+ * a blocked echo beside a busy connection (they share the read buffer),
  * errors, and systemd socket activation (systemd-socket-activate). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -388,7 +389,9 @@ static int main_slow_reader_keeps_its_data(void *arg) {
         _cleanup_task_ co_task_t *server = start_server(c), *writer = NULL;
         _cleanup_free_ unsigned char *data = malloc(BIG), *back = malloc(BIG);
         _cleanup_close_ int slow = -1, busy = -1;
-        static char msg[16 * 1024], echoed[sizeof msg];
+        /* Longer than the server's read buffer (16 KiB): each message
+         * overwrites all of it. */
+        static char msg[64 * 1024], echoed[sizeof msg];
         writer_arg_t w;
 
         assert_non_null(data);
@@ -403,7 +406,6 @@ static int main_slow_reader_keeps_its_data(void *arg) {
         /* Not reading: the server ends up blocked writing a chunk back. */
         assert_int_equal(co_sleep(msec(200)), 0);
 
-        /* Messages as long as the buffer: each overwrites all of it. */
         for (int i = 0; i < 20; i++) {
                 memset(msg, 'a' + i, sizeof msg);
                 assert_int_equal(co_write_all(busy, msg, sizeof msg, co_deadline_after(5 * CO_USEC_PER_SEC)),

@@ -3,21 +3,22 @@
  * tcp-echo: a TCP echo service, one task per connection.
  *
  * The run task owns the listening socket (bound to host:port, or passed by
- * systemd as "systemd:NAME", see listen.h) and accepts through a co_fd_t
- * (registered once, not per burst of connections); every connection is
+ * systemd as "systemd:NAME", see listen.h) and accepts through a co_fd_t,
+ * which stays registered between bursts of connections; every connection is
  * a child task, so cancelling the run cancels them. A semaphore holds
  * max_connections permits: the accept loop takes one before accepting, so
  * that past the limit new connections wait in the kernel's backlog; a
  * connection gives its permit back when it ends.
  *
  * A connection reads a chunk (up to ECHO_CHUNK bytes, under idle_timeout)
- * and writes all of it back, until end of file, through a co_fd_t: its
- * descriptor stays registered with the loop for the connection's life, so
- * a message costs a read and a write, no epoll_ctl and no read that fails
- * with EAGAIN. The chunk is read into one buffer all the connections share
- * (an idle connection costs its stack page and little more): written back
- * at once as a rule, copied only when the socket cannot take it all, since
- * the buffer is another connection's once this one waits. On shutdown (the run
+ * and writes all of it back, until end of file. It reads through a
+ * co_fd_t, whose descriptor stays registered with the loop for the
+ * connection's life, so a message costs a read and a write, no epoll_ctl
+ * and no read that fails with EAGAIN. The chunk is read into one buffer all
+ * the connections share (an idle connection costs its stack page and
+ * little more) and sent back at once as a rule; only what the socket
+ * cannot take is copied and written through the co_fd_t as it drains,
+ * since the buffer is another connection's once this one waits. On shutdown (the run
  * cancelled) the listening socket is closed first; a connection waiting in
  * read closes at once, one writing a chunk back finishes it (shielded, under
  * its grace deadline) and then closes. A close after data is a lingering
@@ -148,18 +149,19 @@ static void conn_debug(const conn_t *c, const char *what, int error, unsigned lo
         co_log_fields(CO_LOG_DEBUG, f, n, "connection from %s %s", c->peer, what);
 }
 
-/* Writes all of buf, waiting at most idle_timeout for each bit of progress.
- * A cancellation does not stop it: the rest is written under a shield bound
+/* Writes all of buf to a socket that was just found full: waits for room
+ * first, then for each bit of progress, at most idle_timeout each time. A
+ * cancellation does not stop it: the rest is written under a shield bound
  * by the grace deadline. Returns 0 or -errno. */
 static int conn_write_waiting(conn_t *c, const char *buf, size_t size) {
         co_usec_t idle = c->echo->echo_conf->idle_timeout_usec;
         co_usec_t deadline = idle ? co_deadline_after(idle) : CO_USEC_INFINITY;
+        bool full = true, shielded = false;
         co_shield_t shield;
-        bool shielded = false;
         int r = 0;
 
         while (size > 0) {
-                ssize_t k = co_fd_write(c->io, buf, size, deadline);
+                ssize_t k = full ? co_fd_wait_writable(c->io, deadline) : co_fd_write(c->io, buf, size, deadline);
 
                 if (k == -ECANCELED && !shielded) {
                         co_shield_begin(&shield, co_task_grace_deadline());
@@ -169,6 +171,10 @@ static int conn_write_waiting(conn_t *c, const char *buf, size_t size) {
                 if (k < 0) {
                         r = (int) k;
                         break;
+                }
+                if (full) {
+                        full = false;
+                        continue;
                 }
                 buf += k;
                 size -= (size_t) k;
@@ -340,10 +346,17 @@ static int conn_run(void *arg) {
                         }
                         linger = true;
                         r = conn_write(c, (size_t) n);
+                        if (r == -ENOMEM) {
+                                /* The echo is cut short: a reset, not an end
+                                 * of file that would pass for all of it. */
+                                (void) setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &(struct linger) { 1, 0 },
+                                                  sizeof(struct linger));
+                                linger = false;
+                                break;
+                        }
                         if (r < 0) {
                                 conn_debug(c, r == -ETIMEDOUT ? "closed: write timeout" : "failed", r, bytes);
-                                if (r != -ENOMEM)
-                                        r = 0;
+                                r = 0;
                                 break;
                         }
                         bytes += (unsigned long long) n;
@@ -538,8 +551,10 @@ static int tcp_echo_run(const conf_task_t *conf) {
                 return r;
         e->fd = r;
         r = co_fd_new(&e->listener, NULL, e->fd);
-        if (r < 0)
+        if (r < 0) {
+                co_task_set_error("cannot watch %s: %s", e->address, strerror(-r));
                 return r;
+        }
         co_log_fields(CO_LOG_INFO, (&(co_log_field_t) { "address", e->address }), 1,
                       "listening on %s", e->address);
 

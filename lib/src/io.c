@@ -339,7 +339,8 @@ int co_fd_accept(co_fd_t *h, struct sockaddr *ret_addr, socklen_t *ret_len, co_u
 
                         if (c >= 0)
                                 return c;
-                        /* The client gave up before we got to it: next one. */
+                        /* ECONNABORTED: the client gave up before we got
+                         * to it; the next one may be there. */
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
                         if (errno != EAGAIN)

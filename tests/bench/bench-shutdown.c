@@ -186,6 +186,6 @@ int main(int argc, char **argv) {
         notify_close(&n);
         conf_remove(&conf);
         report("shutdown", (double) (t1 - t0) / 1e6, "ms");
-        report("echo_conn_rss", (double) (rss1 - rss0) / conns, "B");
+        report("echo_conn_rss", ((double) rss1 - (double) rss0) / conns, "B");
         return 0;
 }

@@ -67,7 +67,10 @@ CO_EXPORT ssize_t co_fd_write(co_fd_t *handle, const void *buf, size_t size, co_
 /* Writes all of buf: size, or -errno, like co_write_all. */
 CO_EXPORT ssize_t co_fd_write_all(co_fd_t *handle, const void *buf, size_t size, co_usec_t deadline);
 /* co_accept on a listening socket's handle: the new descriptor or -errno.
- * The listener stays registered between bursts of connections. */
+ * The listener stays registered between bursts of connections (each burst
+ * ends with one accept4 that fails with EAGAIN, as in any server); a
+ * report that comes while nobody accepts unregisters it until the next
+ * wait. */
 CO_EXPORT int co_fd_accept(co_fd_t *handle, struct sockaddr *ret_addr, socklen_t *ret_len, co_usec_t deadline);
 /* For system calls of one's own on the descriptor (recvmsg,
  * splice): after one failed with EAGAIN, waits until the loop reports the
