@@ -252,10 +252,23 @@ static int fd_wait(co_fd_t *h, unsigned what, co_usec_t deadline) {
         return r;
 }
 
+/* After a call on h for `what` that failed with errno (tried), or that was
+ * not made because the handle knows it would fail with EAGAIN: waits for a
+ * report of `what` (0: try again), or returns the error. */
+static int fd_await(co_fd_t *h, unsigned what, bool tried, co_usec_t deadline) {
+        if (tried) {
+                if (errno != EAGAIN)
+                        return -errno;
+                h->ready &= ~what;
+        }
+        return fd_wait(h, what, deadline);
+}
+
 ssize_t co_fd_read(co_fd_t *h, void *buf, size_t size, co_usec_t deadline) {
         if (!h || (!buf && size > 0))
                 return -EINVAL;
         for (;;) {
+                bool tried = false;
                 int r;
 
                 if (h->ready & CO_FD_READABLE) {
@@ -269,11 +282,9 @@ ssize_t co_fd_read(co_fd_t *h, void *buf, size_t size, co_usec_t deadline) {
                         }
                         if (errno == EINTR)
                                 continue;
-                        if (errno != EAGAIN)
-                                return -errno;
-                        h->ready &= ~(unsigned) CO_FD_READABLE;
+                        tried = true;
                 }
-                r = fd_wait(h, CO_FD_READABLE, deadline);
+                r = fd_await(h, CO_FD_READABLE, tried, deadline);
                 if (r < 0)
                         return r;
         }
@@ -283,6 +294,7 @@ ssize_t co_fd_write(co_fd_t *h, const void *buf, size_t size, co_usec_t deadline
         if (!h || (!buf && size > 0))
                 return -EINVAL;
         for (;;) {
+                bool tried = false;
                 int r;
 
                 if (h->ready & CO_FD_WRITABLE) {
@@ -302,11 +314,9 @@ ssize_t co_fd_write(co_fd_t *h, const void *buf, size_t size, co_usec_t deadline
                         }
                         if (errno == EINTR)
                                 continue;
-                        if (errno != EAGAIN)
-                                return -errno;
-                        h->ready &= ~(unsigned) CO_FD_WRITABLE;
+                        tried = true;
                 }
-                r = fd_wait(h, CO_FD_WRITABLE, deadline);
+                r = fd_await(h, CO_FD_WRITABLE, tried, deadline);
                 if (r < 0)
                         return r;
         }
@@ -332,6 +342,7 @@ int co_fd_accept(co_fd_t *h, struct sockaddr *ret_addr, socklen_t *ret_len, co_u
         if (!h)
                 return -EINVAL;
         for (;;) {
+                bool tried = false;
                 int r;
 
                 if (h->ready & CO_FD_READABLE) {
@@ -343,11 +354,9 @@ int co_fd_accept(co_fd_t *h, struct sockaddr *ret_addr, socklen_t *ret_len, co_u
                          * to it; the next one may be there. */
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        if (errno != EAGAIN)
-                                return -errno;
-                        h->ready &= ~(unsigned) CO_FD_READABLE;
+                        tried = true;
                 }
-                r = fd_wait(h, CO_FD_READABLE, deadline);
+                r = fd_await(h, CO_FD_READABLE, tried, deadline);
                 if (r < 0)
                         return r;
         }
