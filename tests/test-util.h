@@ -71,54 +71,6 @@ static inline void exec_program(char *const argv[]) {
         execvp(args[0], args);
 }
 
-/* Runs $COTASK_BUILD/examples/NAME ARG (ARG may be NULL), expects exit 0;
- * returns its stdout, and its stderr in *ret_err if that is not NULL
- * (free both). */
-static inline char *run_example_full(const char *name, const char *arg, char **ret_err) {
-        const char *build = getenv("COTASK_BUILD") ?: "build";
-        char path[512], *out = calloc(1, 65536), *err = calloc(1, 65536);
-        size_t n_out = 0, n_err = 0;
-        int po[2], pe[2], status;
-        pid_t pid;
-
-        assert_non_null(out);
-        assert_non_null(err);
-        snprintf(path, sizeof path, "%s/examples/%s", build, name);
-        assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-        assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                dup2(po[1], STDOUT_FILENO);
-                dup2(pe[1], STDERR_FILENO);
-                exec_program((char *[]) { path, (char *) arg, NULL });
-                _exit(127);
-        }
-        close(po[1]);
-        close(pe[1]);
-        /* The outputs are small: read one to its end, then the other. */
-        for (ssize_t n; (n = read(po[0], out + n_out, 65535 - n_out)) > 0;)
-                n_out += (size_t) n;
-        for (ssize_t n; (n = read(pe[0], err + n_err, 65535 - n_err)) > 0;)
-                n_err += (size_t) n;
-        close(po[0]);
-        close(pe[0]);
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                fprintf(stderr, "%s failed; its stderr:\n%s", name, err);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-        if (ret_err)
-                *ret_err = err;
-        else
-                free(err);
-        return out;
-}
-
-static inline char *run_example(const char *name, const char *arg) {
-        return run_example_full(name, arg, NULL);
-}
-
 /* The whole of a small text file, NUL-terminated (free it); at most
  * max - 1 bytes of it. */
 static inline char *read_text_file(const char *path, size_t max) {
@@ -134,21 +86,22 @@ static inline char *read_text_file(const char *path, size_t max) {
         return text;
 }
 
-/* Runs argv to its end, its stdout and stderr together in a file (a pipe
- * could fill while we wait), through exec_program when through_wrapper;
- * returns the exit status, the output in *ret_out if that is not NULL
- * (free it). */
-static inline int run_and_capture(bool through_wrapper, char *const argv[], char **ret_out) {
-        char path[] = "/tmp/cotask-test-out-XXXXXX";
-        int fd = mkstemp(path), status;
+/* Runs argv to its end, through exec_program when through_wrapper;
+ * returns its exit status. Its stdout goes to *ret_out and its stderr to
+ * *ret_err, or both to *ret_out when ret_err is NULL (free them; ret_out
+ * may be NULL too). Into files: a pipe could fill while we wait. */
+static inline int run_and_capture(bool through_wrapper, char *const argv[], char **ret_out, char **ret_err) {
+        char out_path[] = "/tmp/cotask-test-out-XXXXXX", err_path[] = "/tmp/cotask-test-err-XXXXXX";
+        int out = mkstemp(out_path), err = ret_err ? mkstemp(err_path) : out, status;
         pid_t pid;
 
-        assert_true(fd >= 0);
+        assert_true(out >= 0);
+        assert_true(err >= 0);
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                dup2(fd, STDOUT_FILENO);
-                dup2(fd, STDERR_FILENO);
+                dup2(out, STDOUT_FILENO);
+                dup2(err, STDERR_FILENO);
                 if (through_wrapper)
                         exec_program(argv);
                 else
@@ -156,23 +109,52 @@ static inline int run_and_capture(bool through_wrapper, char *const argv[], char
                 _exit(127);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
-        close(fd);
+        close(out);
         if (ret_out)
-                *ret_out = read_text_file(path, 65536);
-        unlink(path);
-        assert_true(WIFEXITED(status));
-        return WEXITSTATUS(status);
+                *ret_out = read_text_file(out_path, 65536);
+        unlink(out_path);
+        if (ret_err) {
+                close(err);
+                *ret_err = read_text_file(err_path, 65536);
+                unlink(err_path);
+        }
+        /* Killed by a signal: 128 + its number, as a shell says. */
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* A program of this build: under $TEST_WRAPPER where one is set. */
 static inline int run_ours(char *const argv[], char **ret_out) {
-        return run_and_capture(true, argv, ret_out);
+        return run_and_capture(true, argv, ret_out, NULL);
 }
 
 /* A tool of the host (systemd-analyze): never under $TEST_WRAPPER, which
  * is for programs of a cross build. */
 static inline int run_host_tool(char *const argv[], char **ret_out) {
-        return run_and_capture(false, argv, ret_out);
+        return run_and_capture(false, argv, ret_out, NULL);
+}
+
+/* Runs $COTASK_BUILD/examples/NAME ARG (ARG may be NULL), expects exit 0;
+ * returns its stdout, and its stderr in *ret_err if that is not NULL
+ * (free both). */
+static inline char *run_example_full(const char *name, const char *arg, char **ret_err) {
+        const char *build = getenv("COTASK_BUILD") ?: "build";
+        char path[512], *out = NULL, *err = NULL;
+        int status;
+
+        snprintf(path, sizeof path, "%s/examples/%s", build, name);
+        status = run_and_capture(true, (char *[]) { path, (char *) arg, NULL }, &out, &err);
+        if (status != 0)
+                fprintf(stderr, "%s failed; its stderr:\n%s", name, err);
+        assert_int_equal(status, 0);
+        if (ret_err)
+                *ret_err = err;
+        else
+                free(err);
+        return out;
+}
+
+static inline char *run_example(const char *name, const char *arg) {
+        return run_example_full(name, arg, NULL);
 }
 
 /* cmocka writes to both stdout and stderr: keep their lines in order. */
