@@ -175,6 +175,11 @@ void co__wake(co_task_t *t, int result) {
 
 /* ---- switching ------------------------------------------------------- */
 
+/* Cache lines fetched ahead from a suspended task's stack pointer: a task
+ * parked in a sleep or a wait has 5 frames there (the switch, switch_away,
+ * co__suspend, the waiting call, its caller), 400-500 bytes. */
+#define CO__PREFETCH_FRAME_LINES 8
+
 static bool budget_left(co_loop_t *l) {
         if (++l->resumes >= CO__POLL_EVERY_RESUMES)
                 return false;
@@ -182,11 +187,17 @@ static bool budget_left(co_loop_t *l) {
         return (l->resumes & 15) != 0 || co__now_coarse() < l->poll_due;
 }
 
-/* With many tasks, each switch lands on a cold struct and a cold stack.
- * Fetch ahead along the ready queue: the struct of the task after next
- * (its pointer is in next's struct, already in cache) and the top of the
- * stack of the task right after next (its struct was fetched one switch
- * ago), so the misses overlap with running next. */
+/* With many tasks, each switch lands on a cold struct and a cold stack,
+ * and a resumed task's returns, each waiting for its frame's line (the
+ * return predictor knows nothing of a switched stack), pay those misses
+ * one after another. Fetch ahead along the ready queue: the struct of the
+ * task after next (its pointer is in next's struct, already in cache) and
+ * the frames at the top of the stack of the task right after next (its
+ * struct was fetched one switch ago), so the misses overlap with running
+ * next. The first line is loaded, not prefetched: every stack is a page
+ * of its own whose translation is cold, and a prefetch that misses the TLB
+ * may be dropped (it is on the AMD machines measured); the load walks the
+ * page tables and the prefetches behind it then find the page. */
 static void prefetch_ahead(const co_task_t *next) {
         const co_task_t *a = next->ready_next;
 
@@ -194,10 +205,11 @@ static void prefetch_ahead(const co_task_t *next) {
                 return;
         if (a->ready_next)
                 __builtin_prefetch(a->ready_next);
-        if (a->started) {
+        if (a->started && a->fiber.ctx.sp) {
                 const char *sp = a->fiber.ctx.sp;
 
-                for (int i = 0; i < 4; i++)
+                (void) *(const volatile char *) sp;
+                for (int i = 1; i < CO__PREFETCH_FRAME_LINES; i++)
                         __builtin_prefetch(sp + 64 * i);
         }
 }
