@@ -17,10 +17,17 @@
  * one round trip that must echo what was sent: every connection then has
  * its task, parked in read), sends SIGTERM and times it until the process
  * has exited (a pidfd). The exit status must be 0 and every connection
- * must end with a clean end of file, no reset. Prints "shutdown" (ms), and
+ * must end with a clean end of file, no reset. Then the same client does
+ * the same with the floor, a raw server (see floor_main) started as
+ * "bench-shutdown --floor PORT CONNS TASKS". Prints "shutdown" (ms),
+ * "shutdown_floor" (ms), their ratio "shutdown_vs_floor", and
  * "echo_conn_rss": the daemon's resident memory per open idle connection
  * (measured before and after opening them).
  */
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 
 #include "bench-proc.h"
@@ -82,6 +89,115 @@ static int daemon_main(const char *conf) {
         return daemon_run(&opts);
 }
 
+/* ---- the floor: the same shutdown with nothing but system calls ------------- */
+
+/* A raw epoll server holding what the daemon holds at the SIGTERM, at the
+ * least: the same echo connections, registered, and for each parked task
+ * one page (a stack's top page, the least a stackful task can keep), in
+ * slots as far apart as the daemon's default stacks (64 KiB + a guard
+ * page), mapped 16 MiB at a time as the stack arenas are. On SIGTERM it
+ * closes the connections from two threads, one per core, gives the pages
+ * back and exits: no task resumed, no cleanup, no log, no guard. What the
+ * kernel alone spends on this shutdown, so that the daemon's time has a
+ * figure to be held against on the same machine in the same run. */
+
+#define FLOOR_SLOT ((size_t) 68 * 1024)
+#define FLOOR_ARENA ((size_t) 16 << 20)
+
+typedef struct floor_closer {
+        int *fds;
+        size_t n;
+} floor_closer_t;
+
+static void *floor_close_run(void *arg) {
+        floor_closer_t *c = arg;
+
+        for (size_t i = 0; i < c->n; i++)
+                close(c->fds[i]);
+        return NULL;
+}
+
+static void floor_watch(int ep, int fd) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+                fail("floor: epoll_ctl: %s", strerror(errno));
+}
+
+static int floor_main(uint16_t port, unsigned conns, unsigned tasks) {
+        struct sockaddr_in sa = loopback(port);
+        size_t per_arena = FLOOR_ARENA / FLOOR_SLOT, n_arenas = (tasks + per_arena - 1) / per_arena;
+        char **arenas = calloc(n_arenas, sizeof *arenas);
+        int *fds = calloc(conns, sizeof *fds);
+        size_t n_fds = 0;
+        floor_closer_t half;
+        pthread_t closer;
+        sigset_t term;
+        int one = 1, lfd, sfd, ep;
+
+        if (!arenas || !fds)
+                fail("floor: out of memory");
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &term, NULL) < 0 || (sfd = signalfd(-1, &term, SFD_CLOEXEC)) < 0 ||
+            (ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+            (lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+            setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            bind(lfd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(lfd, 512) < 0)
+                fail("floor: set-up: %s", strerror(errno));
+        for (size_t a = 0; a < n_arenas; a++) {
+                arenas[a] = mmap(NULL, FLOOR_ARENA, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                if (arenas[a] == MAP_FAILED)
+                        fail("floor: mmap: %s", strerror(errno));
+                (void) madvise(arenas[a], FLOOR_ARENA, MADV_NOHUGEPAGE);
+                for (size_t i = 0; i < per_arena && a * per_arena + i < tasks; i++)
+                        arenas[a][(i + 1) * FLOOR_SLOT - 64] = 1;
+        }
+        floor_watch(ep, lfd);
+        floor_watch(ep, sfd);
+        (void) sd_notify(0, "READY=1\nBENCH_PARKED=1");
+
+        for (;;) {
+                struct epoll_event evs[64];
+                int n = epoll_wait(ep, evs, 64, -1);
+
+                if (n < 0 && errno != EINTR)
+                        fail("floor: epoll_wait: %s", strerror(errno));
+                for (int i = 0; i < n; i++) {
+                        int fd = evs[i].data.fd;
+                        char buf[512];
+                        ssize_t k;
+
+                        if (fd == sfd)
+                                goto stop;
+                        if (fd == lfd) {
+                                while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                                        if (n_fds == conns)
+                                                fail("floor: more than %u connections", conns);
+                                        fds[n_fds++] = fd;
+                                        floor_watch(ep, fd);
+                                }
+                                continue;
+                        }
+                        /* The client's round trips: small, and the socket has room. */
+                        k = read(fd, buf, sizeof buf);
+                        if (k <= 0 || write(fd, buf, (size_t) k) != k)
+                                fail("floor: echo on a connection: %s", k == 0 ? "end of file" : strerror(errno));
+                }
+        }
+stop:
+        close(lfd);
+        half = (floor_closer_t) { .fds = fds + n_fds / 2, .n = n_fds - n_fds / 2 };
+        if (pthread_create(&closer, NULL, floor_close_run, &half) != 0)
+                fail("floor: pthread_create");
+        (void) floor_close_run(&(floor_closer_t) { .fds = fds, .n = n_fds / 2 });
+        for (size_t a = 0; a < n_arenas; a++)
+                munmap(arenas[a], FLOOR_ARENA);
+        pthread_join(closer, NULL);
+        return 0;
+}
+
 /* ---- the client ------------------------------------------------------------------ */
 
 /* Sends a message naming connection i, reads it back. */
@@ -140,19 +256,47 @@ static unsigned parse_arg(const char *s, unsigned min) {
         return (unsigned) v;
 }
 
-int main(int argc, char **argv) {
-        unsigned conns = 10000, tasks = 100000;
-        uint16_t port;
-        conf_dir_t conf = {};
-        char text[512];
-        uint64_t t0, t1, rss0, rss1;
+/* Starts the server (argv), opens the connections, sends SIGTERM: the ms to
+ * its exit, which must be clean. ret_conn_rss (may be NULL): its RSS per
+ * connection. */
+static double shutdown_ms(char *const argv[], uint16_t port, unsigned conns, double *ret_conn_rss) {
+        uint64_t t0, t1, rss0;
         notify_t n;
         int *fds, code;
         pid_t pid;
 
+        notify_open(&n);
+        pid = spawn_quiet(argv);
+        notify_wait(&n, pid, (const char *const[]) { "READY=1", "BENCH_PARKED=1", NULL }, 60000);
+        rss0 = proc_rss_bytes(pid);
+        fds = open_connections(port, conns);
+        if (ret_conn_rss)
+                *ret_conn_rss = ((double) proc_rss_bytes(pid) - (double) rss0) / conns;
+
+        t0 = now_ns();
+        if (kill(pid, SIGTERM) < 0)
+                fail("kill: %s", strerror(errno));
+        code = wait_exit(pid, 30000);
+        t1 = now_ns();
+        if (code != 0)
+                fail("%s exited with status %d after SIGTERM, want 0", argv[1], code);
+        check_closed(fds, conns);
+        notify_close(&n);
+        return (double) (t1 - t0) / 1e6;
+}
+
+int main(int argc, char **argv) {
+        unsigned conns = 10000, tasks = 100000;
+        char text[512], port_s[8], conns_s[16], tasks_s[16];
+        double ms, floor_ms, conn_rss;
+        conf_dir_t conf = {};
+        uint16_t port;
+
         bench_name = "bench-shutdown";
         if (argc == 3 && strcmp(argv[1], "--daemon") == 0)
                 return daemon_main(argv[2]);
+        if (argc == 5 && strcmp(argv[1], "--floor") == 0)
+                return floor_main((uint16_t) parse_arg(argv[2], 1), parse_arg(argv[3], 1), parse_arg(argv[4], 1));
         if (argc > 1)
                 conns = parse_arg(argv[1], 1);
         if (argc > 2)
@@ -168,24 +312,19 @@ int main(int argc, char **argv) {
                  "[task echo]\ntype = tcp-echo\nlisten = 127.0.0.1:%u\nmax_connections = %u\n\n"
                  "[task parked]\ntype = bench-parked\ntasks = %u\n", port, conns + 16, tasks);
         conf_write(&conf, text);
-        notify_open(&n);
-        pid = spawn_quiet((char *const[]) { "/proc/self/exe", "--daemon", conf.path, NULL });
-        notify_wait(&n, pid, (const char *const[]) { "READY=1", "BENCH_PARKED=1", NULL }, 60000);
-        rss0 = proc_rss_bytes(pid);
-        fds = open_connections(port, conns);
-        rss1 = proc_rss_bytes(pid);
-
-        t0 = now_ns();
-        if (kill(pid, SIGTERM) < 0)
-                fail("kill: %s", strerror(errno));
-        code = wait_exit(pid, 30000);
-        t1 = now_ns();
-        if (code != 0)
-                fail("the daemon exited with status %d after SIGTERM, want 0", code);
-        check_closed(fds, conns);
-        notify_close(&n);
+        ms = shutdown_ms((char *const[]) { "/proc/self/exe", "--daemon", conf.path, NULL }, port, conns, &conn_rss);
         conf_remove(&conf);
-        report("shutdown", (double) (t1 - t0) / 1e6, "ms");
-        report("echo_conn_rss", ((double) rss1 - (double) rss0) / conns, "B");
+
+        port = free_port();
+        snprintf(port_s, sizeof port_s, "%u", port);
+        snprintf(conns_s, sizeof conns_s, "%u", conns);
+        snprintf(tasks_s, sizeof tasks_s, "%u", tasks);
+        floor_ms = shutdown_ms((char *const[]) { "/proc/self/exe", "--floor", port_s, conns_s, tasks_s, NULL }, port,
+                               conns, NULL);
+
+        report("shutdown", ms, "ms");
+        report("shutdown_floor", floor_ms, "ms");
+        report("shutdown_vs_floor", ms / floor_ms, "x");
+        report("echo_conn_rss", conn_rss, "B");
         return 0;
 }

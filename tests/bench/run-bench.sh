@@ -11,7 +11,7 @@
 # The cotaskd benchmarks (echo, shutdown, ready, idle) run BUILD_DIR/cotaskd
 # (bench-shutdown is a cotaskd of its own); echo's peers, a raw libevent
 # server and a uvloop Protocol server (peer-echo.py), run under the same
-# client in the same program.
+# client in the same program, as does shutdown's floor (a raw epoll server).
 #
 # BENCH_QUICK=1: one round, every count divided by 10 (smoke tests; the
 # figures are then too small to hold against the targets).
@@ -252,6 +252,8 @@ target "idle daemon: wake-ups per second" idle "<=" 0 Hz
         done
         v=$(get_unit echo_conn_rss)
         [[ -n $v ]] && echo "  daemon RSS per idle echo connection: $v"
+        v=$(get_unit shutdown_floor)
+        [[ -n $v ]] && echo "  shutdown floor (a raw epoll server closing the same connections, unmapping a page per parked task): $v; cotaskd $(get_unit shutdown_vs_floor)"
         echo "  peers (same run):"
         for name in switch spawn cancel "parked_rss_$small" "parked_create_$small" \
                     "parked_rss_$big" "parked_create_$big" gather timers_wakeups timers_late_mean \
