@@ -25,14 +25,16 @@
  * one: shutdown(SHUT_WR) and read to the peer's end of file (for a while),
  * since closing with unread input would reset the connection and throw away
  * echoed data the peer has not received yet. On shutdown the plain closes go
- * to a thread in batches (see close_batch_t); the run's cleanup
- * waits for them, so every connection is closed before the run ends.
+ * to a thread in batches (see close_batch_t); the run's cleanup closes the
+ * batches the thread has not got to and waits for the rest, so every
+ * connection is closed before the run ends.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,11 +74,21 @@ static const conf_key_t tcp_echo_keys[] = {
  * through the stack) dominates: the connections' descriptors are closed
  * in batches by a thread of their own, on another core, while the loop
  * goes on stopping the rest. One thread: more would take the loop's core
- * (the default pool has at least 4). */
+ * (the default pool has at least 4). Once every connection has ended,
+ * the loop has nothing left to do but wait, so it closes the batches the
+ * thread has not taken yet, from the last one back while the thread goes
+ * on from the first: each batch is taken by whoever gets to it first. */
 typedef struct close_batch {
+        atomic_bool taken;
+        atomic_int refs;                /* the run's, and the job's while it is not over */
         size_t n;
         int fds[ECHO_CLOSE_BATCH];
 } close_batch_t;
+
+typedef struct close_queued {
+        close_batch_t *batch;
+        co_future_t *job;               /* NULL: not handed to the thread */
+} close_queued_t;
 
 typedef struct echo {
         const conf_task_t *conf;
@@ -90,8 +102,8 @@ typedef struct echo {
         struct conn *conns;             /* spawned, body not yet ended */
         close_batch_t *closing;         /* being filled */
         co_pool_t *closer;              /* one thread, made on the first batch */
-        co_future_t **closers;          /* the batches handed to the pool */
-        size_t n_closers;
+        close_queued_t *queued;         /* the full batches, until the run's end */
+        size_t n_queued;
 } echo_t;
 
 typedef struct conn {
@@ -211,37 +223,54 @@ static int conn_write(conn_t *c, size_t size) {
         return r;
 }
 
-static int close_batch_run(void *arg, void **ret_result) {
-        close_batch_t *b = arg;
-
-        (void) ret_result;
+/* Closes the batch's descriptors, unless the thread or the loop took it first. */
+static void close_batch_take(close_batch_t *b) {
+        if (atomic_exchange(&b->taken, true))
+                return;
         for (size_t i = 0; i < b->n; i++)
                 close(b->fds[i]);
+}
+
+static int close_batch_run(void *arg, void **ret_result) {
+        (void) ret_result;
+        close_batch_take(arg);
         return 0;
 }
 
-/* Hands the batch being filled to the closing thread. On failure its descriptors are
- * closed here, at once. */
+static void close_batch_unref(void *arg) {
+        close_batch_t *b = arg;
+
+        if (atomic_fetch_sub(&b->refs, 1) == 1)
+                free(b);
+}
+
+/* Queues the batch being filled and hands it to the closing thread. Without
+ * room to queue it, its descriptors are closed here, at once; without a
+ * thread, by close_batches_wait. */
 static void close_batch_submit(echo_t *e) {
-        const co_pool_job_opts_t opts = { .free_arg = free };
         close_batch_t *b = e->closing;
-        co_future_t **more, *f = NULL;
+        close_queued_t *more;
+
         e->closing = NULL;
         if (!b)
                 return;
-        more = realloc(e->closers, (e->n_closers + 1) * sizeof *more);
-        if (!more || (!e->closer && co_pool_new(&e->closer, NULL, 1) < 0) ||
-            co_pool_submit_with(e->closer, "tcp-echo close", close_batch_run, b, &opts, &f) < 0) {
-                if (more)
-                        e->closers = more;
-                if (!f) {
-                        (void) close_batch_run(b, NULL);
-                        free(b);
-                }
+        more = realloc(e->queued, (e->n_queued + 1) * sizeof *more);
+        if (!more) {
+                close_batch_take(b);
+                free(b);
                 return;
         }
-        e->closers = more;
-        e->closers[e->n_closers++] = f;
+        e->queued = more;
+        more += e->n_queued++;
+        *more = (close_queued_t) { .batch = b };
+        if (!e->closer && co_pool_new(&e->closer, NULL, 1) < 0)
+                return;
+        atomic_fetch_add(&b->refs, 1);
+        if (co_pool_submit_with(e->closer, "tcp-echo close", close_batch_run, b,
+                                &(co_pool_job_opts_t) { .free_arg = close_batch_unref }, &more->job) < 0) {
+                atomic_fetch_sub(&b->refs, 1);
+                more->job = NULL;
+        }
 }
 
 /* Queues fd for a pool thread to close: 0, or -ENOMEM (close it yourself). */
@@ -250,6 +279,8 @@ static int close_later(echo_t *e, int fd) {
                 e->closing = malloc(sizeof *e->closing);
                 if (!e->closing)
                         return -ENOMEM;
+                atomic_init(&e->closing->taken, false);
+                atomic_init(&e->closing->refs, 1);
                 e->closing->n = 0;
         }
         e->closing->fds[e->closing->n++] = fd;
@@ -258,17 +289,30 @@ static int close_later(echo_t *e, int fd) {
         return 0;
 }
 
-/* Every queued descriptor closed before the run's end is reported. Runs
- * in the run's cleanup (shielded, under its grace deadline). */
+/* Every queued descriptor closed before the run's end is reported: the
+ * batches the thread has not taken are closed here, one per turn of the
+ * loop, then the thread's are waited for. Runs in the run's cleanup
+ * (shielded, under its grace deadline), after the last connection. */
 static void close_batches_wait(echo_t *e) {
         close_batch_submit(e);
-        for (size_t i = 0; i < e->n_closers; i++) {
-                (void) co_future_wait(e->closers[i], CO_USEC_INFINITY, NULL);
-                co_future_unref(e->closers[i]);
+        for (size_t i = e->n_queued; i > 0; i--) {
+                if (atomic_load(&e->queued[i - 1].batch->taken))
+                        break;
+                close_batch_take(e->queued[i - 1].batch);
+                (void) co_task_yield();
         }
-        free(e->closers);
-        e->closers = NULL;
-        e->n_closers = 0;
+        for (size_t i = 0; i < e->n_queued; i++) {
+                if (e->queued[i].job) {
+                        (void) co_future_wait(e->queued[i].job, CO_USEC_INFINITY, NULL);
+                        co_future_unref(e->queued[i].job);
+                }
+                /* A job the pool dropped, or none: the descriptors are still open. */
+                close_batch_take(e->queued[i].batch);
+                close_batch_unref(e->queued[i].batch);
+        }
+        free(e->queued);
+        e->queued = NULL;
+        e->n_queued = 0;
         if (e->closer)
                 (void) co_pool_shutdown(e->closer, CO_USEC_INFINITY);
         e->closer = co_pool_free(e->closer);
