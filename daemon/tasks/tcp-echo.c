@@ -291,10 +291,19 @@ static int close_later(echo_t *e, int fd) {
 
 /* Every queued descriptor closed before the run's end is reported: the
  * batches the thread has not taken are closed here, one per turn of the
- * loop, then the thread's are waited for. Runs in the run's cleanup
+ * loop, from the last back, then the thread's are waited for. Runs in the run's cleanup
  * (shielded, under its grace deadline), after the last connection. */
 static void close_batches_wait(echo_t *e) {
         close_batch_submit(e);
+        /* First the batch the thread has in hand: the loop, with nothing
+         * else to run, goes idle, and an idle loop gives back the stacks of
+         * the tasks that ended (at a shutdown, the bulk of what is left to
+         * do), better done while the thread closes than after it. */
+        for (size_t i = 0; i < e->n_queued; i++)
+                if (e->queued[i].job && !co_future_is_done(e->queued[i].job)) {
+                        (void) co_future_wait(e->queued[i].job, CO_USEC_INFINITY, NULL);
+                        break;
+                }
         for (size_t i = e->n_queued; i > 0; i--) {
                 if (atomic_load(&e->queued[i - 1].batch->taken))
                         break;
