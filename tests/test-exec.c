@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The exec task type: output lines as records, exit statuses, stopping,
  * PDEATHSIG, no zombies and no leaked descriptors. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,19 +18,6 @@ static inline void conf_freep(conf_t **c) {
 /* ---- fixtures ------------------------------------------------------------- */
 
 static char tmpdir[64];
-
-/* Descriptors open in this process. */
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *de;
-        int n = 0;
-
-        assert_non_null(d);
-        while ((de = readdir(d)))
-                n += de->d_name[0] != '.';
-        closedir(d);
-        return n - 1;   /* the DIR's own */
-}
 
 static int n_fds_before;
 

@@ -292,6 +292,47 @@ static void test_tcp_echo_cancel_open_connections(void **state) {
         assert_int_equal(run_main(main_cancel_open, NULL).kind, CO_OUTCOME_RESULT);
 }
 
+/* Enough connections for several batches of closes (tcp-echo closes 128 a
+ * batch), which the closing thread and the run's cleanup share on
+ * shutdown: every connection ends with an end of file, and every server
+ * descriptor is closed. */
+#define MANY 400
+
+static int nothing(void *arg, void **ret_result) {
+        (void) arg;
+        (void) ret_result;
+        return 0;
+}
+
+static int main_cancel_many(void *arg) {
+        uint16_t port = free_port();
+        _cleanup_conf_ conf_t *c = load_echo_conf(port, "max_connections = 1000\n");
+        _cleanup_task_ co_task_t *server = NULL;
+        int fds[MANY], before;
+        char buf[8];
+
+        /* The loop's descriptor for completions from threads, which the
+         * closing thread's use would open, is open before the count. */
+        assert_int_equal(co_to_thread("nothing", nothing, NULL, NULL), 0);
+        before = count_fds();
+        server = start_server(c);
+        for (int i = 0; i < MANY; i++) {
+                fds[i] = client_connect(port);
+                round_trip(fds[i], "before");
+        }
+        stop_server(server);
+        assert_int_equal(count_fds(), before + MANY);
+        for (int i = 0; i < MANY; i++) {
+                assert_int_equal(co_read(fds[i], buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC)), 0);
+                close(fds[i]);
+        }
+        return 0;
+}
+
+static void test_tcp_echo_cancel_many_connections(void **state) {
+        assert_int_equal(run_main(main_cancel_many, NULL).kind, CO_OUTCOME_RESULT);
+}
+
 /* ---- shutdown in the middle of a message ------------------------------------------- */
 
 #define BIG ((size_t) 16 * 1024 * 1024)
@@ -584,6 +625,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_tcp_echo_max_connections),
                 cmocka_unit_test(test_tcp_echo_idle_timeout),
                 cmocka_unit_test(test_tcp_echo_cancel_open_connections),
+                cmocka_unit_test(test_tcp_echo_cancel_many_connections),
                 cmocka_unit_test(test_tcp_echo_cancel_mid_message),
                 cmocka_unit_test(test_tcp_echo_slow_reader_keeps_its_data),
                 cmocka_unit_test(test_tcp_echo_address_in_use),

@@ -4,6 +4,7 @@
 /* Shared by the cmocka test programs: cleanup helpers in the manner of
  * systemd's src/basic, and small process helpers. */
 
+#include <dirent.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -212,6 +213,19 @@ static inline co_outcome_t run_main_logging_to(co_log_sink_fn_t sink, void *user
         o = run_main(fn, arg);
         co_log_set_sink(NULL, NULL);
         return o;
+}
+
+/* Descriptors open in this process. */
+static inline int count_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        int n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n - 1;   /* the DIR's own */
 }
 
 static inline co_usec_t msec(unsigned ms) {
