@@ -42,6 +42,69 @@ static void test_loop_fifo_round_robin(void **state) {
         assert_string_equal(o.log, "abcabcabc");
 }
 
+/* A task that yields with one other task ready is queued right behind
+ * it, with the stack pointer it saved at its previous switch: stale, and
+ * inside the frames it has called since. The scheduler's fetch ahead
+ * along the ready queue must leave that one alone (under AddressSanitizer
+ * reading it is a stack-buffer-underflow: this test is for that build). */
+static __attribute__((noinline)) void fill(char *buf, size_t size, int depth) {
+        snprintf(buf, size, "%d", depth);
+}
+
+/* Frames of assorted sizes, so that one of them has a redzone where the
+ * previous switch left the stack pointer. */
+#define YIELD_WITH(n)                                                                  \
+        static __attribute__((noinline)) int yield_with_##n(int depth) {                \
+                char buf[n];                                                           \
+                int r;                                                                 \
+                                                                                       \
+                fill(buf, sizeof buf, depth);                                          \
+                r = co_task_yield();                                                   \
+                return r < 0 ? r : atoi(buf) - depth;                                  \
+        }
+YIELD_WITH(8)
+YIELD_WITH(24)
+YIELD_WITH(40)
+YIELD_WITH(72)
+YIELD_WITH(136)
+YIELD_WITH(264)
+
+static int deep_yielder(void *arg) {
+        int (*const yielders[])(int) = { yield_with_8,  yield_with_24,  yield_with_40,
+                                         yield_with_72, yield_with_136, yield_with_264 };
+
+        (void) arg;
+        for (size_t i = 0; i < sizeof yielders / sizeof yielders[0]; i++)
+                for (size_t j = 0; j < sizeof yielders / sizeof yielders[0]; j++) {
+                        assert_int_equal(yielders[i]((int) j), 0);
+                        assert_int_equal(yielders[j]((int) i), 0);
+                        assert_int_equal(co_task_yield(), 0);
+                }
+        return 0;
+}
+
+static int plain_yielder(void *arg) {
+        (void) arg;
+        for (int i = 0; i < 200; i++)
+                assert_int_equal(co_task_yield(), 0);
+        return 0;
+}
+
+static int yield_pair(void *arg) {
+        _cleanup_task_ co_task_t *a = NULL, *b = NULL;
+
+        (void) arg;
+        assert_int_equal(co_spawn(&a, "deep", deep_yielder, NULL), 0);
+        assert_int_equal(co_spawn(&b, "plain", plain_yielder, NULL), 0);
+        join_ok(a);
+        join_ok(b);
+        return 0;
+}
+
+static void test_loop_yield_behind_one_ready_task(void **state) {
+        assert_int_equal(run_main(yield_pair, NULL).kind, CO_OUTCOME_RESULT);
+}
+
 typedef struct starve {
         bool stop;
         unsigned long spins_until_io;
@@ -414,6 +477,7 @@ static void test_loop_backends(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_loop_fifo_round_robin),
+                cmocka_unit_test(test_loop_yield_behind_one_ready_task),
                 cmocka_unit_test(test_loop_io_and_timers_not_starved),
                 cmocka_unit_test(test_loop_idle_has_zero_wakeups),
                 cmocka_unit_test(test_loop_fd_wait),

@@ -175,9 +175,11 @@ void co__wake(co_task_t *t, int result) {
 
 /* ---- switching ------------------------------------------------------- */
 
-/* Cache lines fetched ahead from a suspended task's stack pointer: a task
- * parked in a sleep or a wait has 5 frames there (the switch, switch_away,
- * co__suspend, the waiting call, its caller), 400-500 bytes. */
+/* Cache lines fetched ahead from a suspended task's saved stack pointer:
+ * a task parked in a sleep or a wait has 5 frames there (the switch,
+ * switch_away, co__suspend, the waiting call, its caller), 350-500 bytes
+ * up to the stack's top. Lines past the top are harmless: a prefetch
+ * never faults. */
 #define CO__PREFETCH_FRAME_LINES 8
 
 static bool budget_left(co_loop_t *l) {
@@ -190,18 +192,23 @@ static bool budget_left(co_loop_t *l) {
 /* With many tasks, each switch lands on a cold struct and a cold stack,
  * and a resumed task's returns, each waiting for its frame's line (the
  * return predictor knows nothing of a switched stack), pay those misses
- * one after another. Fetch ahead along the ready queue: the struct of the
- * task after next (its pointer is in next's struct, already in cache) and
- * the frames at the top of the stack of the task right after next (its
- * struct was fetched one switch ago), so the misses overlap with running
- * next. The first line is loaded, not prefetched: every stack is a page
- * of its own whose translation is cold, and a prefetch that misses the TLB
- * may be dropped (it is on the AMD machines measured); the load walks the
- * page tables and the prefetches behind it then find the page. */
-static void prefetch_ahead(const co_task_t *next) {
+ * one after another. Fetch ahead along the ready queue, so that the misses
+ * overlap with running next: the frames of the task after next (its
+ * struct was fetched one switch ago) and the struct of the one after it
+ * (its pointer is in a struct already in cache). The first line of the
+ * frames is loaded, not prefetched: every stack is a page of its own whose
+ * translation is cold, and a prefetch that misses the TLB may be dropped
+ * (it is on the AMD machines measured); the load walks the page tables and
+ * the prefetches behind it then find the page. Not for the running task,
+ * queued behind next by a yield: its saved stack pointer is stale, inside
+ * the frames it has called since (AddressSanitizer objects to reading
+ * their redzones: test_loop_yield_behind_one_ready_task), and its stack is
+ * in cache anyway. The ucontext backend keeps no stack pointer: no
+ * frames fetched there. */
+static void prefetch_ahead(const co_loop_t *l, const co_task_t *next) {
         const co_task_t *a = next->ready_next;
 
-        if (!a)
+        if (!a || a == l->current)
                 return;
         if (a->ready_next)
                 __builtin_prefetch(a->ready_next);
@@ -215,7 +222,7 @@ static void prefetch_ahead(const co_task_t *next) {
 }
 
 static void switch_to_task(co_loop_t *l, co__fiber_t *from, co_task_t *next, bool exiting) {
-        prefetch_ahead(next);
+        prefetch_ahead(l, next);
         if (CO__UNLIKELY(l->debug))
                 l->resumed_at = co_now();
         l->current = next;
