@@ -27,7 +27,8 @@
  * echoed data the peer has not received yet. On shutdown the plain closes go
  * to a thread in batches (see close_batch_t); the run's cleanup closes the
  * batches the thread has not got to and waits for the rest, so every
- * connection is closed before the run ends.
+ * connection is closed before the run ends (unless the run's grace period
+ * runs out first: the thread may then still be closing a batch).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -289,16 +290,18 @@ static int close_later(echo_t *e, int fd) {
         return 0;
 }
 
-/* Every queued descriptor closed before the run's end is reported: the
- * batches the thread has not taken are closed here, one per turn of the
- * loop, from the last back, then the thread's are waited for. Runs in the run's cleanup
- * (shielded, under its grace deadline), after the last connection. */
+/* Every queued descriptor closed before the run's end is reported: waits
+ * for the first batch not done (the thread's, in hand or next), then closes
+ * the batches the thread has not taken, from the last back, letting the
+ * other tasks run between two, then waits for the thread's jobs. Runs in
+ * the run's cleanup (shielded, under its grace deadline), after the last
+ * connection. */
 static void close_batches_wait(echo_t *e) {
         close_batch_submit(e);
-        /* First the batch the thread has in hand: the loop, with nothing
-         * else to run, goes idle, and an idle loop gives back the stacks of
-         * the tasks that ended (at a shutdown, the bulk of what is left to
-         * do), better done while the thread closes than after it. */
+        /* First the thread's batch: meanwhile the loop, with nothing else
+         * to run, goes idle, and an idle loop gives back the stacks of the
+         * tasks that ended (at a shutdown, the bulk of what is left to do),
+         * better done while the thread closes than after it. */
         for (size_t i = 0; i < e->n_queued; i++)
                 if (e->queued[i].job && !co_future_is_done(e->queued[i].job)) {
                         (void) co_future_wait(e->queued[i].job, CO_USEC_INFINITY, NULL);
