@@ -363,8 +363,11 @@ static inline bool notify_has(const char *buf, const char *want) {
  * skipped. The time the last one arrived, ns. */
 static inline uint64_t notify_wait(notify_t *n, pid_t pid, const char *const *wants, int timeout_ms) {
         uint64_t deadline = now_ns() + (uint64_t) timeout_ms * 1000000u;
+        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         unsigned seen = 0, all = 0;
 
+        if (pidfd < 0)
+                fail("pidfd_open: %s", strerror(errno));
         for (unsigned i = 0; wants[i]; i++)
                 all |= 1u << i;
         for (;;) {
@@ -372,14 +375,17 @@ static inline uint64_t notify_wait(notify_t *n, pid_t pid, const char *const *wa
                 struct iovec iov = { buf, sizeof buf - 1 };
                 struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
                                      .msg_controllen = sizeof cbuf };
-                struct pollfd p = { .fd = n->fd, .events = POLLIN };
+                /* A process that dies before it says it is ready fails the bench at once. */
+                struct pollfd p[2] = { { .fd = n->fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
                 uint64_t now = now_ns();
                 struct cmsghdr *c;
                 ssize_t k;
 
-                if (now >= deadline || poll(&p, 1, (int) ((deadline - now) / 1000000u) + 1) == 0)
+                if (now >= deadline || poll(p, 2, (int) ((deadline - now) / 1000000u) + 1) == 0)
                         fail("no %s from process %d within %d ms", wants[__builtin_ctz(all & ~seen)], (int) pid,
                              timeout_ms);
+                if (!(p[0].revents & POLLIN) && (p[1].revents & POLLIN))
+                        fail("process %d exited before it sent %s", (int) pid, wants[__builtin_ctz(all & ~seen)]);
                 k = recvmsg(n->fd, &mh, MSG_DONTWAIT);
                 if (k < 0) {
                         if (errno == EAGAIN || errno == EINTR)
@@ -394,8 +400,10 @@ static inline uint64_t notify_wait(notify_t *n, pid_t pid, const char *const *wa
                 for (unsigned i = 0; wants[i]; i++)
                         if (notify_has(buf, wants[i]))
                                 seen |= 1u << i;
-                if (seen == all)
+                if (seen == all) {
+                        close(pidfd);
                         return now;
+                }
         }
 }
 
