@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* The tcp-echo task type: echo, max_connections, idle_timeout, shutdown,
  * a blocked echo beside a busy connection (they share the read buffer),
- * errors, and systemd socket activation (systemd-socket-activate). */
+ * shutdown in a process that cannot start threads, errors, and systemd
+ * socket activation (systemd-socket-activate). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -298,12 +306,6 @@ static void test_tcp_echo_cancel_open_connections(void **state) {
  * descriptor is closed. */
 #define MANY 400
 
-static int nothing(void *arg, void **ret_result) {
-        (void) arg;
-        (void) ret_result;
-        return 0;
-}
-
 static int main_cancel_many(void *arg) {
         uint16_t port = free_port();
         _cleanup_conf_ conf_t *c = load_echo_conf(port, "max_connections = 1000\n");
@@ -311,9 +313,6 @@ static int main_cancel_many(void *arg) {
         int fds[MANY], before;
         char buf[8];
 
-        /* The loop's descriptor for completions from threads, which the
-         * closing thread's use would open, is open before the count. */
-        assert_int_equal(co_to_thread("nothing", nothing, NULL, NULL), 0);
         before = count_fds();
         server = start_server(c);
         for (int i = 0; i < MANY; i++) {
@@ -331,6 +330,84 @@ static int main_cancel_many(void *arg) {
 
 static void test_tcp_echo_cancel_many_connections(void **state) {
         assert_int_equal(run_main(main_cancel_many, NULL).kind, CO_OUTCOME_RESULT);
+}
+
+/* The same where no thread can start (a process at its thread limit): the
+ * run's cleanup closes every batch itself. In a process of its own
+ * ("--no-threads-child"), which a seccomp filter keeps from starting
+ * threads: clone3, and clone with CLONE_THREAD, fail with EAGAIN. */
+#define NO_THREADS_SKIP 77
+
+static void *thread_nothing(void *arg) {
+        return arg;
+}
+
+static int forbid_threads(void) {
+#if defined(__x86_64__)
+        const unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+        const unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+        const unsigned arch = 0;
+#endif
+        struct sock_filter f[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 6),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 3, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+                /* The flags' low word (both architectures are little-endian). */
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+                BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
+        pthread_t t;
+
+        /* An emulator (qemu-user) refuses filters: nothing to test there. */
+        if (arch == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+                fprintf(stderr, "no seccomp filter here (%m): skipped\n");
+                return NO_THREADS_SKIP;
+        }
+        if (pthread_create(&t, NULL, thread_nothing, NULL) != EAGAIN) {
+                fprintf(stderr, "a thread started despite the filter\n");
+                return 1;
+        }
+        return 0;
+}
+
+static int no_threads_child(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_tcp_echo_cancel_many_connections),
+        };
+        int r = forbid_threads();
+
+        if (r != 0)
+                return r;
+        return cmocka_run_group_tests_name("tcp-echo without threads", tests, NULL, NULL) == 0 ? 0 : 1;
+}
+
+static void test_tcp_echo_cancel_many_connections_without_threads(void **state) {
+        const char *wrapper = getenv("TEST_WRAPPER");
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                /* A cross build runs under its emulator here too. */
+                if (wrapper && *wrapper)
+                        execl(wrapper, wrapper, self_path, "--no-threads-child", (char *) NULL);
+                else
+                        execl(self_path, self_path, "--no-threads-child", (char *) NULL);
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == NO_THREADS_SKIP)
+                skip();
+        assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* ---- shutdown in the middle of a message ------------------------------------------- */
@@ -626,6 +703,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_tcp_echo_idle_timeout),
                 cmocka_unit_test(test_tcp_echo_cancel_open_connections),
                 cmocka_unit_test(test_tcp_echo_cancel_many_connections),
+                cmocka_unit_test(test_tcp_echo_cancel_many_connections_without_threads),
                 cmocka_unit_test(test_tcp_echo_cancel_mid_message),
                 cmocka_unit_test(test_tcp_echo_slow_reader_keeps_its_data),
                 cmocka_unit_test(test_tcp_echo_address_in_use),
@@ -635,6 +713,10 @@ int main(int argc, char *argv[]) {
 
         if (argc > 1 && strcmp(argv[1], "--socket-child") == 0)
                 return socket_child();
+        if (argc > 1 && strcmp(argv[1], "--no-threads-child") == 0) {
+                signal(SIGPIPE, SIG_IGN);
+                return no_threads_child();
+        }
         if (!realpath(argv[0], self_path))
                 snprintf(self_path, sizeof self_path, "%s", argv[0]);
         signal(SIGPIPE, SIG_IGN);
