@@ -392,17 +392,13 @@ static int no_threads_child(void) {
 }
 
 static void test_tcp_echo_cancel_many_connections_without_threads(void **state) {
-        const char *wrapper = getenv("TEST_WRAPPER");
         int status;
         pid_t pid = fork();
 
         assert_true(pid >= 0);
         if (pid == 0) {
                 /* A cross build runs under its emulator here too. */
-                if (wrapper && *wrapper)
-                        execl(wrapper, wrapper, self_path, "--no-threads-child", (char *) NULL);
-                else
-                        execl(self_path, self_path, "--no-threads-child", (char *) NULL);
+                exec_program((char *[]) { self_path, "--no-threads-child", NULL });
                 _exit(127);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
