@@ -101,8 +101,8 @@ static int daemon_main(const char *conf) {
  * kernel alone spends on this shutdown, so that the daemon's time has a
  * figure to be held against on the same machine in the same run. */
 
-#define FLOOR_SLOT ((size_t) 68 * 1024)
-#define FLOOR_ARENA ((size_t) 16 << 20)
+#define FLOOR_SLOT (CO_STACK_SIZE_DEFAULT + 4096)
+#define FLOOR_ARENA ((size_t) 16 << 20)     /* as lib/src/stack.c's */
 
 typedef struct floor_closer {
         int *fds;
