@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -293,6 +294,82 @@ static void test_stack_100k_parked_few_mappings(void **state) {
         }
 }
 
+/* ---- giving idle arenas back -------------------------------------------- */
+
+/* Enough default stacks for several arenas (about 240 slots each). */
+#define TRIM_TASKS 2000
+#define TRIM_LIVE_FROM 700
+#define TRIM_LIVE_TO 1100
+
+typedef struct trim {
+        co_task_t *task[TRIM_TASKS];
+        char *page[TRIM_TASKS];         /* a page of each task's stack */
+        size_t parked;
+        long arenas_full, arenas_trimmed;
+        size_t ended_unmapped, live_unmapped;
+} trim_t;
+
+static char *page_of(const volatile void *p) {
+        return (char *) ((uintptr_t) p & ~(uintptr_t) (sysconf(_SC_PAGESIZE) - 1));
+}
+
+static bool page_mapped(char *page) {
+        unsigned char vec;
+
+        return mincore(page, 1, &vec) == 0 || errno != ENOMEM;
+}
+
+static int park_noting_stack(void *arg) {
+        volatile char here = 0;
+        trim_t *t = arg;
+
+        t->page[t->parked++] = page_of(&here);
+        return co_sleep(3600 * CO_USEC_PER_SEC) + here;
+}
+
+static int end_all_but_a_middle_run(void *arg) {
+        trim_t *t = arg;
+
+        for (size_t i = 0; i < TRIM_TASKS; i++)
+                assert_int_equal(co_spawn(&t->task[i], "parked", park_noting_stack, t), 0);
+        while (t->parked < TRIM_TASKS)
+                assert_int_equal(co_task_yield(), 0);
+        t->arenas_full = co__stacks_n_arenas();
+        for (size_t i = 0; i < TRIM_TASKS; i++)
+                if (i < TRIM_LIVE_FROM || i >= TRIM_LIVE_TO) {
+                        co_task_cancel(t->task[i], "test");
+                        assert_int_equal(co_task_join(t->task[i], NULL), 0);
+                }
+        /* The loop gives idle arenas back when it is about to sleep. */
+        assert_int_equal(co_sleep(CO_USEC_PER_MSEC), 0);
+        t->arenas_trimmed = co__stacks_n_arenas();
+        for (size_t i = 0; i < TRIM_TASKS; i++) {
+                if (i < TRIM_LIVE_FROM || i >= TRIM_LIVE_TO)
+                        t->ended_unmapped += !page_mapped(t->page[i]);
+                else
+                        t->live_unmapped += !page_mapped(t->page[i]);
+        }
+        /* The live ones run on their stacks to the end: a stack unmapped
+         * under them would crash here. */
+        for (size_t i = 0; i < TRIM_TASKS; i++)
+                co_task_unref(t->task[i]);
+        return 0;
+}
+
+static void test_stack_trim_frees_idle_arenas_around_live_ones(void **state) {
+        trim_t *t = calloc(1, sizeof *t);
+
+        assert_non_null(t);
+        assert_int_equal(run_main(end_all_but_a_middle_run, t).kind, CO_OUTCOME_RESULT);
+        assert_true(t->arenas_full >= 6);
+        /* Of the idle arenas before and after the live run, one spare is kept. */
+        assert_true(t->arenas_trimmed < t->arenas_full - 2);
+        assert_true(t->ended_unmapped > 0);
+        assert_int_equal(t->live_unmapped, 0);
+        assert_int_equal(co__stacks_n_arenas(), 0);
+        free(t);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_stack_overflow_madvise_guard),
@@ -303,6 +380,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_stack_per_task_size),
                 cmocka_unit_test(test_stack_pool_reuses_slots),
                 cmocka_unit_test(test_stack_100k_parked_few_mappings),
+                cmocka_unit_test(test_stack_trim_frees_idle_arenas_around_live_ones),
         };
 
         self_exe = argv[0];

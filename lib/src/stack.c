@@ -188,15 +188,49 @@ static bool arena_full(const co__arena_t *a) {
         return a->n_used == a->n_slots;
 }
 
+static size_t arena_bytes(const co__arena_t *a) {
+        return a->n_slots * a->pool->slot_size;
+}
+
+/* Everything of an arena but its address space. */
+static void arena_forget(co__arena_t *a) {
+        if (a->guard == CO__GUARD_MPROTECT)
+                atomic_fetch_add(&mprotect_budget, 2 * (long) a->n_slots);
+        atomic_fetch_sub(&n_arenas, 1);
+        free(a);
+}
+
 static co__arena_t *arena_free(co__arena_t *a) {
         if (!a)
                 return NULL;
-        if (a->guard == CO__GUARD_MPROTECT)
-                atomic_fetch_add(&mprotect_budget, 2 * (long) a->n_slots);
-        munmap(a->base, a->n_slots * a->pool->slot_size);
-        atomic_fetch_sub(&n_arenas, 1);
-        free(a);
+        munmap(a->base, arena_bytes(a));
+        arena_forget(a);
         return NULL;
+}
+
+static int arena_cmp_base(const void *x, const void *y) {
+        const co__arena_t *a = *(co__arena_t *const *) x, *b = *(co__arena_t *const *) y;
+
+        return (a->base > b->base) - (a->base < b->base);
+}
+
+/* Frees n unlinked arenas. Arenas mapped one after another usually sit
+ * side by side, and one munmap per run of them instead of one per arena
+ * saves a TLB shootdown each: an interrupt to every core that runs one of
+ * our threads (pool threads, say), which in a VM is an exit on both
+ * sides. Sorts v. */
+static void arenas_free(co__arena_t **v, size_t n) {
+        qsort(v, n, sizeof *v, arena_cmp_base);
+        for (size_t i = 0; i < n;) {
+                char *start = v[i]->base, *end = start;
+                size_t j = i;
+
+                for (; j < n && v[j]->base == end; j++)
+                        end += arena_bytes(v[j]);
+                munmap(start, (size_t) (end - start));
+                for (; i < j; i++)
+                        arena_forget(v[i]);
+        }
 }
 
 static int arena_new(co__stack_pool_t *p, co__arena_t **ret) {
@@ -407,22 +441,41 @@ void co__stacks_put(co__stacks_t *s, const co__slot_t *slot) {
         }
 }
 
+/* The empty arenas of p but one (the spare), at most max of them, unlinked
+ * into v; with v NULL, only counts them all. */
+static size_t pool_take_idle(co__stack_pool_t *p, co__arena_t **v, size_t max) {
+        bool spare_kept = false;
+        size_t n = 0;
+
+        for (co__arena_t *a = p->arenas, *next; a && !arena_full(a) && !(v && n == max); a = next) {
+                next = a->next;
+                if (a->n_used > 0)
+                        continue;
+                if (!spare_kept) {
+                        spare_kept = true;
+                        continue;
+                }
+                if (v) {
+                        arena_unlink(a);
+                        v[n] = a;
+                }
+                n++;
+        }
+        return n;
+}
+
 void co__stacks_trim(co__stacks_t *s) {
         for (co__stack_pool_t *p = s->pools; p; p = p->next) {
-                bool spare_kept = false;
-                co__arena_t *a = p->arenas, *next;
+                size_t n = pool_take_idle(p, NULL, 0);
+                co__arena_t *one, **v = n > 1 ? malloc(n * sizeof *v) : NULL;
 
-                for (; a && !arena_full(a); a = next) {
-                        next = a->next;
-                        if (a->n_used > 0)
-                                continue;
-                        if (!spare_kept) {
-                                spare_kept = true;
-                                continue;
-                        }
-                        arena_unlink(a);
-                        arena_free(a);
+                if (v) {
+                        arenas_free(v, pool_take_idle(p, v, n));
+                        free(v);
                 }
+                /* A single one, or no memory for the list: one at a time. */
+                while (pool_take_idle(p, &one, 1) == 1)
+                        arenas_free(&one, 1);
         }
 }
 

@@ -97,9 +97,10 @@ static int daemon_main(const char *conf) {
  * slots as far apart as the daemon's default stacks (64 KiB + a guard
  * page), mapped 16 MiB at a time as the stack arenas are. On SIGTERM it
  * closes the connections from two threads, one per core, gives the pages
- * back and exits: no task resumed, no cleanup, no log, no guard. What the
- * kernel alone spends on this shutdown, so that the daemon's time has a
- * figure to be held against on the same machine in the same run. */
+ * back (adjacent arenas in one munmap) and exits: no task resumed, no
+ * cleanup, no log, no guard. What the kernel alone spends on this
+ * shutdown, so that the daemon's time has a figure to be held against on
+ * the same machine in the same run. */
 
 #define FLOOR_SLOT (CO_STACK_SIZE_DEFAULT + 4096)
 #define FLOOR_ARENA ((size_t) 16 << 20)     /* as lib/src/stack.c's */
@@ -115,6 +116,23 @@ static void *floor_close_run(void *arg) {
         for (size_t i = 0; i < c->n; i++)
                 close(c->fds[i]);
         return NULL;
+}
+
+static int cmp_addr(const void *x, const void *y) {
+        const char *a = *(char *const *) x, *b = *(char *const *) y;
+
+        return (a > b) - (a < b);
+}
+
+/* As lib/src/stack.c gives arenas back: one munmap per run of adjacent
+ * ones, each munmap being a TLB shootdown on every core of the process. */
+static void floor_unmap(char **arenas, size_t n) {
+        qsort(arenas, n, sizeof *arenas, cmp_addr);
+        for (size_t i = 0, j; i < n; i = j) {
+                for (j = i + 1; j < n && arenas[j] == arenas[j - 1] + FLOOR_ARENA; j++)
+                        ;
+                munmap(arenas[i], (j - i) * FLOOR_ARENA);
+        }
 }
 
 static void floor_watch(int ep, int fd) {
@@ -192,8 +210,7 @@ stop:
         if (pthread_create(&closer, NULL, floor_close_run, &half) != 0)
                 fail("floor: pthread_create");
         (void) floor_close_run(&(floor_closer_t) { .fds = fds, .n = n_fds / 2 });
-        for (size_t a = 0; a < n_arenas; a++)
-                munmap(arenas[a], FLOOR_ARENA);
+        floor_unmap(arenas, n_arenas);
         pthread_join(closer, NULL);
         return 0;
 }
