@@ -4,6 +4,7 @@
  * to-thread example. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -708,6 +709,61 @@ static void test_pool_loop_runs_while_jobs_block(void **state) {
         assert_int_equal(run_main(ticks_while_blocked, NULL).kind, CO_OUTCOME_RESULT);
 }
 
+/* ---- CPUs ------------------------------------------------------------------- */
+
+static int job_own_cpus(void *arg, void **ret_result) {
+        return sched_getaffinity(0, sizeof(cpu_set_t), arg) < 0 ? -errno : 0;
+}
+
+/* The CPU set of the pool's (first) thread, avoid_submitter_cpu as given. */
+static void thread_cpus(bool avoid, cpu_set_t *ret_cpus) {
+        co_pool_t *p = NULL;
+        co_outcome_t o;
+
+        assert_int_equal(co_pool_new(&p, NULL, 1), 0);
+        assert_int_equal(co_pool_set_avoid_submitter_cpu(p, avoid), 0);
+        assert_int_equal(co_pool_run(p, "cpus", job_own_cpus, ret_cpus, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_RESULT);
+        assert_int_equal(co_pool_shutdown(p, CO_USEC_INFINITY), 0);
+        co_pool_free(p);
+}
+
+static int cpus_of_threads(void *arg) {
+        cpu_set_t mine, one, got, both;
+        int first = -1;
+
+        assert_int_equal(sched_getaffinity(0, sizeof mine, &mine), 0);
+        /* By default a thread inherits its creator's set. */
+        thread_cpus(false, &got);
+        assert_true(CPU_EQUAL(&got, &mine));
+        /* Avoiding: all of it but one, the one the loop thread was on. */
+        thread_cpus(true, &got);
+        CPU_AND(&both, &got, &mine);
+        assert_true(CPU_EQUAL(&both, &got));
+        assert_int_equal(CPU_COUNT(&got), CPU_COUNT(&mine) - 1);
+        /* A loop thread held to one CPU: the thread shares it, rather than
+         * not starting. */
+        for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+                if (CPU_ISSET(c, &mine))
+                        first = c;
+        CPU_ZERO(&one);
+        CPU_SET(first, &one);
+        assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+        thread_cpus(true, &got);
+        assert_int_equal(sched_setaffinity(0, sizeof mine, &mine), 0);
+        assert_true(CPU_EQUAL(&got, &one));
+        assert_int_equal(co_pool_set_avoid_submitter_cpu(NULL, true), -EINVAL);
+        return 0;
+}
+
+static void test_pool_avoid_submitter_cpu(void **state) {
+        cpu_set_t mine;
+
+        if (sched_getaffinity(0, sizeof mine, &mine) < 0 || CPU_COUNT(&mine) < 2 || sched_getcpu() < 0)
+                skip();
+        assert_int_equal(run_main(cpus_of_threads, NULL).kind, CO_OUTCOME_RESULT);
+}
+
 /* ---- the example ------------------------------------------------------------ */
 
 static void test_pool_example_to_thread(void **state) {
@@ -754,6 +810,7 @@ int main(void) {
                 cmocka_unit_test(test_pool_shutdown_outside_task),
                 cmocka_unit_test(test_pool_default_pool_outlives_loop),
                 cmocka_unit_test(test_pool_loop_runs_while_jobs_block),
+                cmocka_unit_test(test_pool_avoid_submitter_cpu),
                 cmocka_unit_test(test_pool_example_to_thread),
         };
 

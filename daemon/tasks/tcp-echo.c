@@ -264,8 +264,11 @@ static void close_batch_submit(echo_t *e) {
         e->queued = more;
         more += e->n_queued++;
         *more = (close_queued_t) { .batch = b };
-        if (!e->closer && co_pool_new(&e->closer, NULL, 1) < 0)
-                return;
+        if (!e->closer) {
+                if (co_pool_new(&e->closer, NULL, 1) < 0)
+                        return;
+                (void) co_pool_set_avoid_submitter_cpu(e->closer, true);
+        }
         atomic_fetch_add(&b->refs, 1);
         if (co_pool_submit_with(e->closer, "tcp-echo close", close_batch_run, b,
                                 &(co_pool_job_opts_t) { .free_arg = close_batch_unref }, &more->job) < 0) {

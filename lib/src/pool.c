@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ struct co_pool {
         worker_t *workers;              /* threads not let go */
         co_future_t *drained_future;    /* what a shutdown from a task awaits */
         bool shutdown;
+        bool avoid_submitter_cpu;       /* see co_pool_set_avoid_submitter_cpu */
         _Atomic size_t n_submitted;     /* ever: what spinning threads watch */
 };
 
@@ -252,6 +254,49 @@ static void *worker_main(void *arg) {
         return NULL;
 }
 
+int co_pool_set_avoid_submitter_cpu(co_pool_t *p, bool avoid) {
+        if (!p)
+                return -EINVAL;
+        pthread_mutex_lock(&p->lock);
+        p->avoid_submitter_cpu = avoid;
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+}
+
+/* Whether the new thread gets a CPU set of its own, in *ret_cpus: that of
+ * the calling thread without the CPU it is on, if that leaves any. */
+static bool away_cpus(const co_pool_t *p, cpu_set_t *ret_cpus) {
+        int here;
+
+        if (!p->avoid_submitter_cpu || (here = sched_getcpu()) < 0 || here >= CPU_SETSIZE ||
+            sched_getaffinity(0, sizeof *ret_cpus, ret_cpus) < 0 || !CPU_ISSET(here, ret_cpus) ||
+            CPU_COUNT(ret_cpus) < 2)
+                return false;
+        CPU_CLR(here, ret_cpus);
+        return true;
+}
+
+static int thread_start(co_pool_t *p, worker_t *w) {
+        pthread_attr_t attr;
+        cpu_set_t cpus;
+        int r;
+
+        if (!away_cpus(p, &cpus))
+                return pthread_create(&w->thread, NULL, worker_main, w);
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return r;
+        r = pthread_attr_setaffinity_np(&attr, sizeof cpus, &cpus);
+        if (r == 0)
+                r = pthread_create(&w->thread, &attr, worker_main, w);
+        pthread_attr_destroy(&attr);
+        /* The set may have changed under us (a CPU gone offline): a thread
+         * anywhere is better than none. */
+        if (r == EINVAL)
+                r = pthread_create(&w->thread, NULL, worker_main, w);
+        return r;
+}
+
 /* With the pool locked. */
 static int spawn_locked(co_pool_t *p) {
         sigset_t all, old;
@@ -266,7 +311,7 @@ static int spawn_locked(co_pool_t *p) {
          * mask that blocks them all. */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = pthread_create(&w->thread, NULL, worker_main, w);
+        r = thread_start(p, w);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0) {
                 free(w);
