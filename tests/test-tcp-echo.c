@@ -7,15 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -355,23 +351,14 @@ static void test_tcp_echo_cancel_many_connections(void **state) {
  * run's cleanup closes every batch itself. In a process of its own
  * ("--no-threads-child"), which a seccomp filter keeps from starting
  * threads: clone3, and clone with CLONE_THREAD, fail with EAGAIN. */
-#define NO_THREADS_SKIP 77
-
 static void *thread_nothing(void *arg) {
         return arg;
 }
 
-static int forbid_threads(void) {
-#if defined(__x86_64__)
-        const unsigned arch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-        const unsigned arch = AUDIT_ARCH_AARCH64;
-#else
-        const unsigned arch = 0;
-#endif
+static bool forbid_threads(void) {
         struct sock_filter f[] = {
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 6),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_THIS_ARCH, 0, 6),
                 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 3, 0),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
@@ -381,50 +368,30 @@ static int forbid_threads(void) {
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
                 BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
-        struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
         pthread_t t;
 
-        /* An emulator (qemu-user) refuses filters, or hands them to the
-         * host's kernel, which sees other system calls: nothing to test. */
-        if (arch == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
-                fprintf(stderr, "no seccomp filter here (%m): skipped\n");
-                return NO_THREADS_SKIP;
-        }
+        if (!seccomp_load(f, ELEMENTSOF(f)))
+                return false;
         if (pthread_create(&t, NULL, thread_nothing, NULL) == 0) {
                 pthread_join(t, NULL);
                 fprintf(stderr, "threads still start under the filter here: skipped\n");
-                return NO_THREADS_SKIP;
+                return false;
         }
-        return 0;
+        return true;
 }
 
 static int no_threads_child(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tcp_echo_cancel_many_connections),
         };
-        int r = forbid_threads();
 
-        if (r != 0)
-                return r;
+        if (!forbid_threads())
+                return CHILD_SKIP;
         return cmocka_run_group_tests_name("tcp-echo without threads", tests, NULL, NULL) == 0 ? 0 : 1;
 }
 
 static void test_tcp_echo_cancel_many_connections_without_threads(void **state) {
-        int status;
-        pid_t pid = fork();
-
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                /* A cross build runs under its emulator here too. */
-                exec_program((char *[]) { self_path, "--no-threads-child", NULL });
-                _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        if (WEXITSTATUS(status) == NO_THREADS_SKIP)
-                skip();
-        assert_int_equal(WEXITSTATUS(status), 0);
+        run_self_child(self_path, "--no-threads-child");
 }
 
 /* ---- shutdown in the middle of a message ------------------------------------------- */

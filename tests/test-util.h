@@ -15,6 +15,10 @@
 #include <string.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,6 +74,53 @@ static inline void exec_program(char *const argv[]) {
                 args[n++] = argv[i];
         args[n] = NULL;
         execvp(args[0], args);
+}
+
+/* ---- a test in a process of its own, under a seccomp filter ---------------- */
+
+/* The exit status of a child test process that found nothing to test. */
+#define CHILD_SKIP 77
+
+/* Runs the test program again as "self flag" (through exec_program) and
+ * skips the calling test if it exits with CHILD_SKIP; else it must exit 0. */
+static inline void run_self_child(const char *self, const char *flag) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                /* A cross build runs under its emulator here too. */
+                exec_program((char *[]) { (char *) self, (char *) flag, NULL });
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == CHILD_SKIP)
+                skip();
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+#if defined(__x86_64__)
+#  define SECCOMP_THIS_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#  define SECCOMP_THIS_ARCH AUDIT_ARCH_AARCH64
+#else
+#  define SECCOMP_THIS_ARCH 0
+#endif
+
+/* Puts this process under the filter f, which must check that the arch is
+ * SECCOMP_THIS_ARCH. False where no filter can be tested: on other
+ * architectures, and under an emulator (qemu-user refuses filters, or
+ * hands them to the host's kernel, which sees other system calls). */
+static inline bool seccomp_load(struct sock_filter *f, unsigned short n) {
+        struct sock_fprog prog = { .len = n, .filter = f };
+
+        if (SECCOMP_THIS_ARCH == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+                fprintf(stderr, "no seccomp filter here (%m): skipped\n");
+                return false;
+        }
+        return true;
 }
 
 /* The whole of a small text file, NUL-terminated (free it); at most

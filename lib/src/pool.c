@@ -276,6 +276,7 @@ static bool away_cpus(const co_pool_t *p, cpu_set_t *ret_cpus) {
         return true;
 }
 
+/* With the pool locked. */
 static int thread_start(co_pool_t *p, worker_t *w) {
         pthread_attr_t attr;
         cpu_set_t cpus;
@@ -290,11 +291,14 @@ static int thread_start(co_pool_t *p, worker_t *w) {
         if (r == 0)
                 r = pthread_create(&w->thread, &attr, worker_main, w);
         pthread_attr_destroy(&attr);
-        /* The set may have changed under us (a CPU gone offline): a thread
-         * anywhere is better than none. */
-        if (r == EINVAL)
-                r = pthread_create(&w->thread, NULL, worker_main, w);
-        return r;
+        if (r == 0 || r == EAGAIN)
+                return r;
+        /* A thread anywhere is better than none: setting the CPUs may be
+         * forbidden (EPERM: cotaskd.service's system call filter denies
+         * sched_setaffinity), or the set have changed under us (EINVAL).
+         * No more tries for this pool. */
+        p->avoid_submitter_cpu = false;
+        return pthread_create(&w->thread, NULL, worker_main, w);
 }
 
 /* With the pool locked. */

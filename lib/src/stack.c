@@ -209,9 +209,10 @@ static co__arena_t *arena_free(co__arena_t *a) {
 }
 
 static int arena_cmp_base(const void *x, const void *y) {
-        const co__arena_t *a = *(co__arena_t *const *) x, *b = *(co__arena_t *const *) y;
+        uintptr_t a = (uintptr_t) (*(co__arena_t *const *) x)->base;
+        uintptr_t b = (uintptr_t) (*(co__arena_t *const *) y)->base;
 
-        return (a->base > b->base) - (a->base < b->base);
+        return (a > b) - (a < b);
 }
 
 /* Frees n unlinked arenas. Arenas mapped one after another usually sit
@@ -227,7 +228,12 @@ static void arenas_free(co__arena_t **v, size_t n) {
 
                 for (; j < n && v[j]->base == end; j++)
                         end += arena_bytes(v[j]);
-                munmap(start, (size_t) (end - start));
+                /* Splitting a mapping at the run's ends can fail (ENOMEM
+                 * near vm.max_map_count): then arena by arena, so that
+                 * one failure keeps one arena mapped, not the run. */
+                if (munmap(start, (size_t) (end - start)) < 0 && j - i > 1)
+                        for (size_t k = i; k < j; k++)
+                                munmap(v[k]->base, arena_bytes(v[k]));
                 for (; i < j; i++)
                         arena_forget(v[i]);
         }
@@ -467,8 +473,11 @@ static size_t pool_take_idle(co__stack_pool_t *p, co__arena_t **v, size_t max) {
 void co__stacks_trim(co__stacks_t *s) {
         for (co__stack_pool_t *p = s->pools; p; p = p->next) {
                 size_t n = pool_take_idle(p, NULL, 0);
-                co__arena_t *one, **v = n > 1 ? malloc(n * sizeof *v) : NULL;
+                co__arena_t *one, **v;
 
+                if (n == 0)
+                        continue;
+                v = n > 1 ? malloc(n * sizeof *v) : NULL;
                 if (v) {
                         arenas_free(v, pool_take_idle(p, v, n));
                         free(v);

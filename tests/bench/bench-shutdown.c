@@ -25,6 +25,7 @@
  * (measured before and after opening them).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -96,7 +97,8 @@ static int daemon_main(const char *conf) {
  * one page (a stack's top page, the least a stackful task can keep), in
  * slots as far apart as the daemon's default stacks (64 KiB + a guard
  * page), mapped 16 MiB at a time as the stack arenas are. On SIGTERM it
- * closes the connections from two threads, one per core, gives the pages
+ * closes the connections from two threads, one per core (the second
+ * started off the first one's, as tcp-echo's is), gives the pages
  * back (adjacent arenas in one munmap) and exits: no task resumed, no
  * cleanup, no log, no guard. What the kernel alone spends on this
  * shutdown, so that the daemon's time has a figure to be held against on
@@ -135,6 +137,23 @@ static void floor_unmap(char **arenas, size_t n) {
         }
 }
 
+/* Attributes that start a thread off this thread's CPU, as tcp-echo's
+ * closing thread is started (co_pool_set_avoid_submitter_cpu): else it
+ * may share this CPU for milliseconds while the other one idles. */
+static pthread_attr_t *away_from_here(pthread_attr_t *attr) {
+        int here = sched_getcpu();
+        cpu_set_t cpus;
+
+        if (pthread_attr_init(attr) != 0)
+                fail("floor: pthread_attr_init");
+        if (here >= 0 && here < CPU_SETSIZE && sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+            CPU_ISSET(here, &cpus) && CPU_COUNT(&cpus) > 1) {
+                CPU_CLR(here, &cpus);
+                (void) pthread_attr_setaffinity_np(attr, sizeof cpus, &cpus);
+        }
+        return attr;
+}
+
 static void floor_watch(int ep, int fd) {
         struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
@@ -149,6 +168,7 @@ static int floor_main(uint16_t port, unsigned conns, unsigned tasks) {
         int *fds = calloc(conns, sizeof *fds);
         size_t n_fds = 0;
         floor_closer_t half;
+        pthread_attr_t attr;
         pthread_t closer;
         sigset_t term;
         int one = 1, lfd, sfd, ep;
@@ -207,11 +227,12 @@ static int floor_main(uint16_t port, unsigned conns, unsigned tasks) {
 stop:
         close(lfd);
         half = (floor_closer_t) { .fds = fds + n_fds / 2, .n = n_fds - n_fds / 2 };
-        if (pthread_create(&closer, NULL, floor_close_run, &half) != 0)
+        if (pthread_create(&closer, away_from_here(&attr), floor_close_run, &half) != 0)
                 fail("floor: pthread_create");
         (void) floor_close_run(&(floor_closer_t) { .fds = fds, .n = n_fds / 2 });
         floor_unmap(arenas, n_arenas);
         pthread_join(closer, NULL);
+        pthread_attr_destroy(&attr);
         return 0;
 }
 

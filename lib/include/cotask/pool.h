@@ -47,13 +47,15 @@ typedef struct co_pool_job_opts {
  * first job. */
 CO_EXPORT int co_pool_new(co_pool_t **ret_pool, co_loop_t *loop, unsigned max_threads);
 
-/* Threads the pool starts from now on leave out of the CPUs they may run
- * on the one that the thread whose submit starts them is on at the time
- * (usually the loop's), when that leaves any: for a pool whose jobs are
- * meant to run beside the loop rather than take turns with it. A new
- * thread otherwise often starts on its creator's CPU: in a VM an idle
- * virtual CPU can look busy to the scheduler, which then moves one of the
- * two away only milliseconds later. Returns 0, or -EINVAL for NULL. */
+/* Threads the pool starts from now on run, for their whole life, on the
+ * CPUs of the thread whose submit starts them but the one it is on at the
+ * time (usually the loop's), if that leaves any: for a pool, typically of
+ * one thread, whose jobs are meant to run beside the loop rather than take
+ * turns with it. A new thread otherwise often starts on its creator's CPU:
+ * in a VM an idle virtual CPU can look busy to the scheduler, which then
+ * moves one of the two away only milliseconds later. Where CPU sets cannot
+ * be set (a system call filter, as in cotaskd.service), threads start as
+ * usual and the pool stops trying. Returns 0, or -EINVAL for NULL. */
 CO_EXPORT int co_pool_set_avoid_submitter_cpu(co_pool_t *pool, bool avoid);
 
 /* Shuts the pool down without waiting (as co_pool_shutdown with a
