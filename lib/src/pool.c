@@ -76,6 +76,7 @@ struct co_pool {
         co_future_t *drained_future;    /* what a shutdown from a task awaits */
         bool shutdown;
         bool avoid_submitter_cpu;       /* see co_pool_set_avoid_submitter_cpu */
+        int placement_refused;          /* errno of a CPU set refused, to log unlocked */
         _Atomic size_t n_submitted;     /* ever: what spinning threads watch */
 };
 
@@ -298,6 +299,7 @@ static int thread_start(co_pool_t *p, worker_t *w) {
          * sched_setaffinity), or the set have changed under us (EINVAL).
          * No more tries for this pool. */
         p->avoid_submitter_cpu = false;
+        p->placement_refused = r;
         return pthread_create(&w->thread, NULL, worker_main, w);
 }
 
@@ -331,9 +333,9 @@ static int spawn_locked(co_pool_t *p) {
 int co_pool_submit_with(co_pool_t *p, const char *name, co_blocking_fn_t fn, void *arg,
                         const co_pool_job_opts_t *opts, co_future_t **ret_future) {
         co_future_t *f = NULL;
+        int r, refused;
         size_t len;
         job_t *j;
-        int r;
 
         if (!p || !fn || !ret_future)
                 return -EINVAL;
@@ -381,7 +383,12 @@ int co_pool_submit_with(co_pool_t *p, const char *name, co_blocking_fn_t fn, voi
         atomic_fetch_add_explicit(&p->n_submitted, 1, memory_order_relaxed);
         if (p->n_idle > 0)
                 pthread_cond_signal(&p->work);
+        refused = p->placement_refused;
+        p->placement_refused = 0;
         pthread_mutex_unlock(&p->lock);
+        if (refused)
+                co_log(CO_LOG_NOTICE, "pool: the CPUs of a new thread could not be set (%s): its threads run "
+                       "anywhere", strerror(refused));
         *ret_future = f;
         return 0;
 fail:

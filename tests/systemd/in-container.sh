@@ -156,9 +156,35 @@ systemctl restart cotaskd
 # ---- stop ---------------------------------------------------------------------------
 child=$(pgrep -f 'while :; do echo "tick')
 check "the exec task's child runs" test -n "$child"
+# Enough open connections for tcp-echo to close them in batches (128 each)
+# on its closing thread, which it starts off the loop's CPU: the unit's
+# system call filter must let it set its CPUs.
+conns=()
+open_conns() {
+        local fd line
+        for ((i = 0; i < 200; i++)); do
+                exec {fd}<>/dev/tcp/127.0.0.1/7007 || return 1
+                conns+=("$fd")
+                printf 'conn %s\n' "$i" >&"$fd"
+                IFS= read -r -t 5 -u "$fd" line && [[ $line == "conn $i" ]] || return 1
+        done
+}
+all_eof() {
+        local fd line r
+        for fd in "${conns[@]}"; do
+                IFS= read -r -t 5 -u "$fd" line
+                r=$?
+                exec {fd}<&-
+                ((r == 1)) && [[ -z $line ]] || return 1
+        done
+}
+check "stop: 200 echo connections open and answered before it" open_conns
 since=$(date '+%Y-%m-%d %H:%M:%S')
 systemctl stop cotaskd
 log=$(journalctl -u cotaskd --since "$since" --no-pager -o cat)
+check "stop: each connection got an end of file" all_eof
+check "stop: the closing thread's CPUs could be set under the unit's filter" \
+        bash -c '! grep -q "could not be set" <<<"$1"' _ "$log"
 for t in heartbeat ticker echo extra; do
         check "stop: task '$t' cleaned up" grep -q "task '$t' exited" <<<"$log"
 done
