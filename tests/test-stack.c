@@ -370,6 +370,59 @@ static void test_stack_trim_frees_idle_arenas_around_live_ones(void **state) {
         free(t);
 }
 
+/* A loop kept busy gives nothing back by itself; co_loop_trim does. */
+#define BUSY_TASKS 4000
+
+typedef struct busy {
+        bool stop;
+        long arenas_full, arenas_busy, arenas_trimmed;
+} busy_t;
+
+static int spin(void *arg) {
+        const busy_t *b = arg;
+
+        while (!b->stop)
+                assert_int_equal(co_task_yield(), 0);
+        return 0;
+}
+
+static int end_many_while_busy(void *arg) {
+        co_task_t *spinner = NULL, **many = calloc(BUSY_TASKS, sizeof *many);
+        busy_t *b = arg;
+
+        assert_non_null(many);
+        assert_int_equal(co_spawn(&spinner, "spinner", spin, b), 0);
+        for (size_t i = 0; i < BUSY_TASKS; i++)
+                assert_int_equal(co_spawn(&many[i], "parked", park, NULL), 0);
+        assert_int_equal(co_task_yield(), 0);
+        b->arenas_full = co__stacks_n_arenas();
+        for (size_t i = 0; i < BUSY_TASKS; i++) {
+                co_task_cancel(many[i], "test");
+                assert_int_equal(co_task_join(many[i], NULL), 0);
+                co_task_unref(many[i]);
+        }
+        /* The spinner kept a task ready all along: the loop never slept. */
+        b->arenas_busy = co__stacks_n_arenas();
+        assert_int_equal(co_loop_trim(co_loop_current()), 0);
+        b->arenas_trimmed = co__stacks_n_arenas();
+        b->stop = true;
+        assert_int_equal(co_task_join(spinner, NULL), 0);
+        co_task_unref(spinner);
+        free(many);
+        return 0;
+}
+
+static void test_stack_trim_while_busy(void **state) {
+        busy_t b = { 0 };
+
+        assert_int_equal(run_main(end_many_while_busy, &b).kind, CO_OUTCOME_RESULT);
+        assert_true(b.arenas_full > 8);
+        assert_int_equal(b.arenas_busy, b.arenas_full);
+        /* The arena in use (main's, the spinner's) and one spare. */
+        assert_true(b.arenas_trimmed <= 2);
+        assert_int_equal(co_loop_trim(NULL), -EINVAL);
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_stack_overflow_madvise_guard),
@@ -381,6 +434,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_stack_pool_reuses_slots),
                 cmocka_unit_test(test_stack_100k_parked_few_mappings),
                 cmocka_unit_test(test_stack_trim_frees_idle_arenas_around_live_ones),
+                cmocka_unit_test(test_stack_trim_while_busy),
         };
 
         self_exe = argv[0];

@@ -301,15 +301,17 @@ static int close_later(echo_t *e, int fd) {
  * connection. */
 static void close_batches_wait(echo_t *e) {
         close_batch_submit(e);
-        /* First the thread's batch: meanwhile the loop, with nothing else
-         * to run, goes idle, and an idle loop gives back the stacks of the
-         * tasks that ended (at a shutdown, the bulk of what is left to do),
-         * better done while the thread closes than after it. */
+        /* First the thread's batch, then the stacks of the tasks that
+         * ended (at a shutdown, the bulk of what is left to do): unmapping
+         * them is better done while the thread closes than after it. The
+         * loop would give them back when it goes idle, but with other
+         * tasks still stopping it may not before the thread is done. */
         for (size_t i = 0; i < e->n_queued; i++)
                 if (e->queued[i].job && !co_future_is_done(e->queued[i].job)) {
                         (void) co_future_wait(e->queued[i].job, CO_USEC_INFINITY, NULL);
                         break;
                 }
+        (void) co_loop_trim(co_loop_current());
         for (size_t i = e->n_queued; i > 0; i--) {
                 if (atomic_load(&e->queued[i - 1].batch->taken))
                         break;

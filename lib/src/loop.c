@@ -646,6 +646,13 @@ static void run_deadline_passed(evutil_socket_t fd, short what, void *arg) {
         *(bool *) arg = true;
 }
 
+int co_loop_trim(co_loop_t *l) {
+        if (!l)
+                return -EINVAL;
+        co__stacks_trim(&l->stacks);
+        return 0;
+}
+
 int co_loop_run_until(co_loop_t *l, co_usec_t deadline) {
         co_loop_t *outer = co__loop_tls;
         struct event *timer = NULL;

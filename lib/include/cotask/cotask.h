@@ -90,6 +90,12 @@ CO_EXPORT void co_loop_set_slow_threshold(co_loop_t *loop, co_usec_t usec);
 
 /* Number of tasks spawned and not yet finished. */
 CO_EXPORT size_t co_loop_get_n_tasks(co_loop_t *loop);
+/* Gives back now the memory of the stacks of tasks that have ended (all
+ * but a spare arena of each stack size), as the loop does by itself
+ * whenever it is about to sleep: for a task that has just seen many tasks
+ * end and knows the loop will stay busy for a while. From the loop's
+ * thread. Returns 0, or -EINVAL for NULL. */
+CO_EXPORT int co_loop_trim(co_loop_t *loop);
 
 /* ---- tasks ----------------------------------------------------------- */
 
