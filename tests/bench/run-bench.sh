@@ -165,6 +165,20 @@ END {
         }
 }' "$results")
 
+# NAME LOWEST HIGHEST, over the rounds: the spread the summary shows.
+spreads=$(awk '
+{
+        name = substr($1, 6); v = substr($2, 7) + 0
+        if (!(name in lo) || v < lo[name]) lo[name] = v
+        if (!(name in hi) || v > hi[name]) hi[name] = v
+        count[name]++
+}
+END {
+        for (name in lo)
+                if (count[name] > 1)
+                        printf "%s %.2f %.2f\n", name, lo[name], hi[name]
+}' "$results")
+
 # get NAME: the value of a median or ratio line; get_unit NAME: "value unit".
 all=$medians
 get() {
@@ -203,18 +217,27 @@ fi
 # ---- summary on stderr ----------------------------------------------------
 all=$(printf '%s\n%s\n' "$medians" "$ratios")
 
-# target LABEL NAME OP GOAL UNIT: one line of the summary.
+# spread NAME: "(rounds LOWEST-HIGHEST)", or nothing for one round.
+spread() {
+        awk -v n="$1" '$1 == n { print "(rounds " $2 "-" $3 ")" }' <<<"$spreads"
+}
+
+# target LABEL NAME OP GOAL UNIT: one line of the summary, with the
+# rounds' spread when the benchmark measured NAME more than once.
 target() {
-        local v
+        local v spread
 
         v=$(get "$2")
         if [[ -z $v ]]; then
                 printf '  %-40s %12s  %-14s %s\n' "$1" "-" "$3 $4 $5" "not measured" >&2
                 return
         fi
-        awk -v label="$1" -v v="$v" -v op="$3" -v goal="$4" -v unit="$5" 'BEGIN {
+        spread=$(spread "$2")
+        awk -v label="$1" -v v="$v" -v op="$3" -v goal="$4" -v unit="$5" -v spread="$spread" 'BEGIN {
                 ok = op == "<=" ? v <= goal + 0 : v >= goal + 0
-                printf "  %-40s %12s  %-14s %s\n", label, v " " unit, op " " goal " " unit, ok ? "met" : "MISSED"
+                line = sprintf("  %-40s %12s  %-14s %-6s %s", label, v " " unit, op " " goal " " unit, ok ? "met" : "MISSED", spread)
+                sub(/ +$/, "", line)
+                print line
         }' >&2
 }
 
@@ -253,7 +276,8 @@ target "idle daemon: wake-ups per second" idle "<=" 0 Hz
         v=$(get_unit echo_conn_rss)
         [[ -n $v ]] && echo "  daemon RSS per idle echo connection: $v"
         v=$(get_unit shutdown_floor)
-        [[ -n $v ]] && echo "  shutdown floor (a raw epoll server closing the same connections, unmapping a page per parked task): $v; cotaskd $(get_unit shutdown_vs_floor)"
+        floor_spread=$(spread shutdown_floor)
+        [[ -n $v ]] && echo "  shutdown floor (a raw epoll server closing the same connections, unmapping a page per parked task): $v${floor_spread:+ $floor_spread}; cotaskd $(get_unit shutdown_vs_floor)"
         echo "  peers (same run):"
         for name in switch spawn cancel "parked_rss_$small" "parked_create_$small" \
                     "parked_rss_$big" "parked_create_$big" gather timers_wakeups timers_late_mean \
