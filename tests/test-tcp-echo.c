@@ -469,6 +469,47 @@ static int main_cancel_mid_message(void *arg) {
         return 0;
 }
 
+/* Input that arrived before the shutdown and was never read: the server
+ * closes those connections lingering (its FIN, then it reads to the
+ * peer's), since a plain close with unread input resets the connection.
+ * The idle ones around them close plainly. Every one must end with an end
+ * of file, none with a reset. */
+#define UNREAD_CONNS 300
+
+static int main_cancel_with_unread_input(void *arg) {
+        uint16_t port = free_port();
+        _cleanup_conf_ conf_t *c = load_echo_conf(port, "max_connections = 1000\n");
+        _cleanup_task_ co_task_t *server = start_server(c);
+        int fds[UNREAD_CONNS];
+        char buf[64];
+        co_outcome_t o;
+
+        for (int i = 0; i < UNREAD_CONNS; i++) {
+                fds[i] = client_connect(port);
+                round_trip(fds[i], "before");
+        }
+        /* Sent without letting the loop run: the server's connections
+         * are cancelled before they see it. */
+        for (int i = 0; i < UNREAD_CONNS; i += 7)
+                assert_int_equal(write(fds[i], "unread", 6), 6);
+        co_task_cancel(server, "shutdown");
+        for (int i = 0; i < UNREAD_CONNS; i++) {
+                ssize_t n = co_read(fds[i], buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC));
+
+                if (n != 0)
+                        fail_msg("connection %d (%s): read gave %zd (%s), want an end of file", i,
+                                 i % 7 ? "idle" : "unread input", n, n < 0 ? strerror((int) -n) : "data");
+                close(fds[i]);
+        }
+        assert_int_equal(co_task_join(server, &o), 0);
+        assert_int_equal(o.kind, CO_OUTCOME_CANCELLED);
+        return 0;
+}
+
+static void test_tcp_echo_cancel_with_unread_input(void **state) {
+        assert_int_equal(run_main(main_cancel_with_unread_input, NULL).kind, CO_OUTCOME_RESULT);
+}
+
 static void test_tcp_echo_cancel_mid_message(void **state) {
         co_log_level_t level = co_log_get_max_level();
 
@@ -689,6 +730,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_tcp_echo_cancel_many_connections),
                 cmocka_unit_test(test_tcp_echo_cancel_many_connections_without_threads),
                 cmocka_unit_test(test_tcp_echo_cancel_mid_message),
+                cmocka_unit_test(test_tcp_echo_cancel_with_unread_input),
                 cmocka_unit_test(test_tcp_echo_slow_reader_keeps_its_data),
                 cmocka_unit_test(test_tcp_echo_address_in_use),
                 cmocka_unit_test(test_tcp_echo_no_systemd_socket),
