@@ -318,6 +318,12 @@ static void close_batches_wait(echo_t *e) {
                 close_batch_take(e->queued[i - 1].batch);
                 (void) co_task_yield();
         }
+        /* Every batch is taken: the jobs not started have nothing left to
+         * close, and the shutdown drops them. Said now, while the thread
+         * still closes its last batch, it exits as soon as that is done,
+         * rather than going to sleep and having to be woken to exit. */
+        if (e->closer)
+                (void) co_pool_shutdown(e->closer, CO_USEC_INFINITY);
         for (size_t i = 0; i < e->n_queued; i++) {
                 if (e->queued[i].job) {
                         (void) co_future_wait(e->queued[i].job, CO_USEC_INFINITY, NULL);
@@ -330,8 +336,6 @@ static void close_batches_wait(echo_t *e) {
         free(e->queued);
         e->queued = NULL;
         e->n_queued = 0;
-        if (e->closer)
-                (void) co_pool_shutdown(e->closer, CO_USEC_INFINITY);
         e->closer = co_pool_free(e->closer);
 }
 
