@@ -296,7 +296,8 @@ static int close_later(echo_t *e, int fd) {
 /* Every queued descriptor closed before the run's end is reported: waits
  * for the first batch not done (the thread's, in hand or next), then closes
  * the batches the thread has not taken, from the last back, letting the
- * other tasks run between two, then waits for the thread's jobs. Runs in
+ * other tasks run between two, then shuts the thread's pool down, which
+ * waits for the batch it is closing. Runs in
  * the run's cleanup (shielded, under its grace deadline), after the last
  * connection. */
 static void close_batches_wait(echo_t *e) {
@@ -318,10 +319,12 @@ static void close_batches_wait(echo_t *e) {
                 close_batch_take(e->queued[i - 1].batch);
                 (void) co_task_yield();
         }
-        /* Every batch is taken: the jobs not started have nothing left to
-         * close, and the shutdown drops them. Said now, while the thread
-         * still closes its last batch, it exits as soon as that is done,
-         * rather than going to sleep and having to be woken to exit. */
+        /* Every batch handed to the thread is taken by now (one that could
+         * not be handed over is closed below): its jobs not started have
+         * nothing left to close, and the shutdown drops them. Said now,
+         * while the thread still closes its last batch, it exits as soon as
+         * that is done, rather than going to sleep and having to be woken
+         * to exit. */
         if (e->closer)
                 (void) co_pool_shutdown(e->closer, CO_USEC_INFINITY);
         for (size_t i = 0; i < e->n_queued; i++) {
