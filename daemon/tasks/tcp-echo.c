@@ -101,6 +101,8 @@ typedef struct echo {
         char address[INET6_ADDRSTRLEN + 16];
         unsigned long long n_accepted;
         struct conn *conns;             /* spawned, body not yet ended */
+        size_t n_conns;                 /* in conns */
+        size_t n_lingering;             /* of them, closing lingering */
         close_batch_t *closing;         /* being filled */
         co_pool_t *closer;              /* one thread, made on the first batch */
         close_queued_t *queued;         /* the full batches, until the run's end */
@@ -293,6 +295,15 @@ static int close_later(echo_t *e, int fd) {
         return 0;
 }
 
+/* On shutdown, when every other connection still open is closing
+ * lingering, nobody fills the batch being filled until they are done (up
+ * to ECHO_LINGER_USEC): it goes to the thread now, so that the idle
+ * connections' peers have their end of file without waiting for them. */
+static void close_batch_submit_if_alone(echo_t *e) {
+        if (e->closing && e->n_conns - 1 <= e->n_lingering)
+                close_batch_submit(e);
+}
+
 /* Every queued descriptor closed before the run's end is reported: waits
  * for the first batch not done (the thread's, in hand or next), then closes
  * the batches the thread has not taken, from the last back, letting the
@@ -357,21 +368,28 @@ static void conn_close(conn_t *c, bool linger) {
         if (linger && c->io && shutdown(c->fd, SHUT_WR) >= 0) {
                 co_usec_t deadline = co_deadline_after(ECHO_LINGER_USEC);
 
+                close_batch_submit_if_alone(c->echo);
+                c->echo->n_lingering++;
+
                 for (;;) {
                         ssize_t k = co_fd_read(c->io, c->echo->chunk, ECHO_CHUNK, deadline);
 
                         if (k <= 0)
                                 break;
                 }
+                c->echo->n_lingering--;
         }
         /* Unregistered before the number can be reused. */
         c->io = co_fd_free(c->io);
         if (linger || !co_task_is_cancelled(co_task_current()) || close_later(c->echo, c->fd) < 0)
                 close(c->fd);
+        else
+                close_batch_submit_if_alone(c->echo);
         c->fd = -1;
 }
 
 static void conn_unlink(conn_t *c) {
+        c->echo->n_conns--;
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -683,6 +701,7 @@ static int tcp_echo_run(const conf_task_t *conf) {
                         if (c->next)
                                 c->next->prev = c;
                         e->conns = c;
+                        e->n_conns++;
                 }
         } CO_FINALLY {
                 /* Stop accepting at once: new connections are refused from
