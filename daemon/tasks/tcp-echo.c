@@ -308,9 +308,8 @@ static void close_batch_submit_if_alone(echo_t *e) {
  * for the first batch not done (the thread's, in hand or next), then closes
  * the batches the thread has not taken, from the last back, letting the
  * other tasks run between two, then shuts the thread's pool down, which
- * waits for the batch it is closing. Runs in
- * the run's cleanup (shielded, under its grace deadline), after the last
- * connection. */
+ * waits for the batch it is closing. Runs in the run's cleanup (shielded,
+ * under its grace deadline), after the last connection. */
 static void close_batches_wait(echo_t *e) {
         close_batch_submit(e);
         /* First the thread's batch, then the stacks of the tasks that
