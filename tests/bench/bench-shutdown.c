@@ -328,8 +328,7 @@ static double shutdown_ms(const char *what, char *const argv[], uint16_t port, u
         t0 = now_ns();
         if (kill(pid, SIGTERM) < 0)
                 fail("kill: %s", strerror(errno));
-        code = wait_exit(pid, 30000);
-        t1 = now_ns();
+        code = wait_exit_at(pid, 30000, &t1);
         if (code != 0)
                 fail("%s exited with status %d after SIGTERM, want 0", what, code);
         check_closed(fds, conns);
