@@ -20,6 +20,36 @@ static void socketpair_nb(int s[2]) {
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s), 0);
 }
 
+/* The tests run twice: with handles of the loop, then with handles of a
+ * poller (test_io_poller_*), which the run's main task makes and frees. */
+static bool polled;
+static co_poller_t *poller;
+
+static int handle_new(co_fd_t **ret_handle, int fd) {
+        return polled ? co_fd_new_polled(ret_handle, poller, fd) : co_fd_new(ret_handle, NULL, fd);
+}
+
+typedef struct polled_run {
+        co_task_fn_t fn;
+        void *arg;
+} polled_run_t;
+
+static int polled_main(void *arg) {
+        polled_run_t *p = arg;
+        int r;
+
+        assert_int_equal(co_poller_new(&poller, NULL), 0);
+        r = p->fn(p->arg);
+        poller = co_poller_free(poller);
+        return r;
+}
+
+static co_outcome_t run_io(co_task_fn_t fn, void *arg) {
+        polled_run_t p = { .fn = fn, .arg = arg };
+
+        return polled ? run_main(polled_main, &p) : run_main(fn, arg);
+}
+
 /* ---- reads and writes ------------------------------------------------------ */
 
 static int pipe_basics(void *arg) {
@@ -27,8 +57,8 @@ static int pipe_basics(void *arg) {
         co_fd_t *rd = NULL, *wr = NULL;
         char buf[16];
 
-        assert_int_equal(co_fd_new(&rd, NULL, p[0]), 0);
-        assert_int_equal(co_fd_new(&wr, NULL, p[1]), 0);
+        assert_int_equal(handle_new(&rd, p[0]), 0);
+        assert_int_equal(handle_new(&wr, p[1]), 0);
         assert_int_equal(co_fd_get_fd(rd), p[0]);
         assert_int_equal(co_fd_write_all(wr, "hello", 5, CO_USEC_INFINITY), 5);
         /* Short: the handle now knows the pipe is empty and waits. */
@@ -56,7 +86,7 @@ static void test_io_pipe_read_write_eof(void **state) {
         int p[2];
 
         pipe_nb(p);
-        assert_int_equal(run_main(pipe_basics, p).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(pipe_basics, p).kind, CO_OUTCOME_RESULT);
         close(p[0]);
 }
 
@@ -71,7 +101,7 @@ static int pong(void *arg) {
         char buf[64];
         ssize_t n;
 
-        assert_int_equal(co_fd_new(&h, NULL, pp->s[1]), 0);
+        assert_int_equal(handle_new(&h, pp->s[1]), 0);
         while ((n = co_fd_read(h, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC))) > 0)
                 assert_int_equal(co_fd_write_all(h, buf, (size_t) n, CO_USEC_INFINITY), n);
         assert_int_equal(n, 0);
@@ -86,7 +116,7 @@ static int ping(void *arg) {
         co_fd_t *h = NULL;
 
         assert_int_equal(co_spawn(&t, "pong", pong, pp), 0);
-        assert_int_equal(co_fd_new(&h, NULL, pp->s[0]), 0);
+        assert_int_equal(handle_new(&h, pp->s[0]), 0);
         for (unsigned i = 0; i < pp->rounds; i++) {
                 char out[32], in[32];
                 int len = snprintf(out, sizeof out, "message %u", i);
@@ -113,7 +143,7 @@ static void test_io_socket_ping_pong(void **state) {
         pingpong_t pp = { .rounds = 1000 };
 
         socketpair_nb(pp.s);
-        assert_int_equal(run_main(ping, &pp).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(ping, &pp).kind, CO_OUTCOME_RESULT);
         close(pp.s[0]);
         close(pp.s[1]);
 }
@@ -156,7 +186,7 @@ static int bulk_reader(void *arg) {
         char *back = malloc(b->size);
 
         assert_non_null(back);
-        assert_int_equal(co_fd_new(&h, NULL, b->s[1]), 0);
+        assert_int_equal(handle_new(&h, b->s[1]), 0);
         while (got < b->size) {
                 ssize_t n = co_fd_read(h, back + got, b->size - got, co_deadline_after(10 * CO_USEC_PER_SEC));
 
@@ -179,7 +209,7 @@ static int bulk_writer(void *arg) {
         co_fd_t *h = NULL;
 
         assert_int_equal(co_spawn(&t, "reader", bulk_reader, b), 0);
-        assert_int_equal(co_fd_new(&h, NULL, b->s[0]), 0);
+        assert_int_equal(handle_new(&h, b->s[0]), 0);
         assert_int_equal(co_fd_write_all(h, b->data, b->size, co_deadline_after(10 * CO_USEC_PER_SEC)),
                          (ssize_t) b->size);
         co_fd_free(h);
@@ -196,7 +226,7 @@ static void test_io_write_all_waits_for_room(void **state) {
         for (size_t i = 0; i < b.size; i++)
                 b.data[i] = (char) (i * 7 + i / 4096);
         socketpair_nb(b.s);
-        assert_int_equal(run_main(bulk_writer, &b).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(bulk_writer, &b).kind, CO_OUTCOME_RESULT);
         close(b.s[0]);
         close(b.s[1]);
         free(b.data);
@@ -275,7 +305,7 @@ static int deadline_calls(void *arg) {
         co_usec_t start;
         ssize_t n;
 
-        assert_int_equal(co_fd_new(&h, NULL, s[0]), 0);
+        assert_int_equal(handle_new(&h, s[0]), 0);
         start = co_now();
         assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(20))), -ETIMEDOUT);
         assert_true(co_now() - start >= msec(20));
@@ -300,7 +330,7 @@ static void test_io_deadlines(void **state) {
         int s[2];
 
         socketpair_nb(s);
-        assert_int_equal(run_main(deadline_calls, s).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(deadline_calls, s).kind, CO_OUTCOME_RESULT);
         close(s[0]);
         close(s[1]);
 }
@@ -331,7 +361,7 @@ static int cancel_main(void *arg) {
         _cleanup_task_ co_task_t *t = NULL;
         char want[32];
 
-        assert_int_equal(co_fd_new(&c->h, NULL, c->s[0]), 0);
+        assert_int_equal(handle_new(&c->h, c->s[0]), 0);
         assert_int_equal(co_spawn(&t, "reader", cancelled_reader, c), 0);
         assert_int_equal(co_sleep(msec(5)), 0);
         snprintf(want, sizeof want, "fd %d readable", c->s[0]);
@@ -348,7 +378,7 @@ static void test_io_cancel(void **state) {
         cancel_case_t c = { .read_result = 1, .after = 1, .shielded = -1 };
 
         socketpair_nb(c.s);
-        assert_int_equal(run_main(cancel_main, &c).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(cancel_main, &c).kind, CO_OUTCOME_RESULT);
         assert_int_equal(c.read_result, -ECANCELED);
         assert_int_equal(c.after, -ECANCELED);
         assert_int_equal(c.shielded, 4);
@@ -395,7 +425,7 @@ static int two_readers(void *arg) {
         reader_arg_t aa = { sh, 0 }, ba = { sh, 1 };
         char want[32];
 
-        assert_int_equal(co_fd_new(&sh->h, NULL, sh->s[0]), 0);
+        assert_int_equal(handle_new(&sh->h, sh->s[0]), 0);
         assert_int_equal(co_spawn(&a, "reader a", shared_reader, &aa), 0);
         assert_int_equal(co_spawn(&b, "reader b", shared_reader, &ba), 0);
         assert_int_equal(co_sleep(msec(5)), 0);
@@ -420,7 +450,7 @@ static void test_io_two_readers(void **state) {
         shared_t sh = {};
 
         socketpair_nb(sh.s);
-        assert_int_equal(run_main(two_readers, &sh).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(two_readers, &sh).kind, CO_OUTCOME_RESULT);
         assert_int_equal(sh.n_got, 2);
         assert_int_equal(sh.results[0], 1);
         assert_int_equal(sh.results[1], 1);
@@ -456,7 +486,7 @@ static int duplex_main(void *arg) {
         char buf[4096];
         size_t got = 0;
 
-        assert_int_equal(co_fd_new(&d->h, NULL, d->s[0]), 0);
+        assert_int_equal(handle_new(&d->h, d->s[0]), 0);
         /* The peer echoes all we write, so that our writer fills its
          * buffer while we read. */
         assert_int_equal(co_spawn(&peer, "peer", pong, &pp), 0);
@@ -480,7 +510,7 @@ static void test_io_reader_and_writer(void **state) {
         duplex_t d = { .size = 2 << 20 };
 
         socketpair_nb(d.s);
-        assert_int_equal(run_main(duplex_main, &d).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(duplex_main, &d).kind, CO_OUTCOME_RESULT);
         close(d.s[0]);
         close(d.s[1]);
 }
@@ -518,7 +548,7 @@ static int free_under_waiters(void *arg) {
         _cleanup_task_ co_task_t *r = NULL;
         _cleanup_task_ co_task_t *w = NULL;
 
-        assert_int_equal(co_fd_new(&f->h, NULL, f->s[0]), 0);
+        assert_int_equal(handle_new(&f->h, f->s[0]), 0);
         assert_int_equal(co_spawn(&r, "reader", freed_reader, f), 0);
         assert_int_equal(co_spawn(&w, "writer", freed_writer, f), 0);
         assert_int_equal(co_sleep(msec(20)), 0);
@@ -536,7 +566,7 @@ static void test_io_free_wakes_waiters(void **state) {
         freed_t f = { .r_read = 1, .r_write = 1 };
 
         socketpair_nb(f.s);
-        assert_int_equal(run_main(free_under_waiters, &f).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(free_under_waiters, &f).kind, CO_OUTCOME_RESULT);
         assert_int_equal(f.r_read, -EBADF);
         assert_int_equal(f.r_write, -EBADF);
         close(f.s[1]);
@@ -548,7 +578,7 @@ static void test_io_free_after_wake(void **state) {
         shared_t sh = { .free_after_read = true };
 
         socketpair_nb(sh.s);
-        assert_int_equal(run_main(two_readers, &sh).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(two_readers, &sh).kind, CO_OUTCOME_RESULT);
         assert_int_equal(sh.n_got, 1);
         assert_int_equal(sh.results[0], 1);
         assert_int_equal(sh.results[1], -EBADF);
@@ -572,7 +602,7 @@ static int unwanted_input(void *arg) {
         co_usec_t cpu;
         char buf[8];
 
-        assert_int_equal(co_fd_new(&h, NULL, s[0]), 0);
+        assert_int_equal(handle_new(&h, s[0]), 0);
         /* Registered by a wait. */
         assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
         assert_int_equal(write(s[1], "x", 1), 1);
@@ -590,7 +620,7 @@ static void test_io_unwanted_input_does_not_spin(void **state) {
         int s[2];
 
         socketpair_nb(s);
-        assert_int_equal(run_main(unwanted_input, s).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(unwanted_input, s).kind, CO_OUTCOME_RESULT);
         close(s[0]);
         close(s[1]);
 }
@@ -624,7 +654,7 @@ static int reader_behind_busy_tasks(void *arg) {
         _cleanup_task_ co_task_t *r = NULL;
         co_task_t *spinners[400];
 
-        assert_int_equal(co_fd_new(&b->h, NULL, b->s[0]), 0);
+        assert_int_equal(handle_new(&b->h, b->s[0]), 0);
         assert_int_equal(co_spawn(&r, "reader", behind_reader, b), 0);
         assert_int_equal(co_sleep(msec(5)), 0);
         for (size_t i = 0; i < ELEMENTSOF(spinners); i++)
@@ -643,7 +673,7 @@ static void test_io_woken_reader_behind_busy_tasks(void **state) {
         behind_t b = { .r = -1 };
 
         socketpair_nb(b.s);
-        assert_int_equal(run_main(reader_behind_busy_tasks, &b).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(reader_behind_busy_tasks, &b).kind, CO_OUTCOME_RESULT);
         assert_int_equal(b.r, 1);
         close(b.s[0]);
         close(b.s[1]);
@@ -661,7 +691,7 @@ static int urgent_reader(void *arg) {
         assert_int_equal(send(s[1], "X", 1, MSG_OOB), 1);
         assert_int_equal(send(s[1], "def", 3, 0), 3);
         assert_int_equal(co_sleep(msec(20)), 0);
-        assert_int_equal(co_fd_new(&h, NULL, s[0]), 0);
+        assert_int_equal(handle_new(&h, s[0]), 0);
         assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(CO_USEC_PER_SEC)), 3);
         assert_memory_equal(buf, "abc", 3);
         assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(CO_USEC_PER_SEC)), 3);
@@ -685,7 +715,7 @@ static void test_io_short_read_that_did_not_drain(void **state) {
         assert_int_equal(connect(s[1], (struct sockaddr *) &in, sizeof in), 0);
         s[0] = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         assert_true(s[0] >= 0);
-        assert_int_equal(run_main(urgent_reader, s).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(urgent_reader, s).kind, CO_OUTCOME_RESULT);
         close(s[0]);
         close(s[1]);
         close(l);
@@ -704,7 +734,7 @@ static int acceptor(void *arg) {
         acceptor_t *a = arg;
         co_fd_t *h = NULL;
 
-        assert_int_equal(co_fd_new(&h, NULL, a->listener), 0);
+        assert_int_equal(handle_new(&h, a->listener), 0);
         while (a->accepted < a->want) {
                 struct sockaddr_in peer;
                 socklen_t len = sizeof peer;
@@ -768,7 +798,7 @@ static int listen_loopback(void) {
 static void test_io_accept_bursts(void **state) {
         int l = listen_loopback();
 
-        assert_int_equal(run_main(accept_bursts, &l).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(accept_bursts, &l).kind, CO_OUTCOME_RESULT);
         close(l);
 }
 
@@ -815,14 +845,15 @@ static int accept_then_look(void *arg) {
         co_fd_t *h = NULL;
         int c;
 
-        assert_int_equal(co_fd_new(&h, NULL, b->listener), 0);
+        assert_int_equal(handle_new(&h, b->listener), 0);
         c = co_fd_accept(h, NULL, NULL, co_deadline_after(5 * CO_USEC_PER_SEC));
         assert_true(c >= 0);
         close(c);
         b->accepted = true;
         b->registered_between = epoll_watches(b->listener);
         co_fd_free(h);
-        assert_false(epoll_watches(b->listener));
+        /* A poller's handle leaves unregistering to the descriptor's close. */
+        assert_int_equal(epoll_watches(b->listener), polled);
         return 0;
 }
 
@@ -847,7 +878,7 @@ static int accept_stays_registered(void *arg) {
 static void test_io_accept_stays_registered(void **state) {
         int l = listen_loopback();
 
-        assert_int_equal(run_main(accept_stays_registered, &l).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(accept_stays_registered, &l).kind, CO_OUTCOME_RESULT);
         close(l);
 }
 
@@ -855,7 +886,7 @@ static int cancelled_acceptor(void *arg) {
         co_fd_t *h = NULL;
         int r;
 
-        assert_int_equal(co_fd_new(&h, NULL, *(int *) arg), 0);
+        assert_int_equal(handle_new(&h, *(int *) arg), 0);
         r = co_fd_accept(h, NULL, NULL, CO_USEC_INFINITY);
         co_fd_free(h);
         return r;
@@ -877,9 +908,129 @@ static int accept_cancel(void *arg) {
 static void test_io_accept_cancel(void **state) {
         int l = listen_loopback();
 
-        assert_int_equal(run_main(accept_cancel, &l).kind, CO_OUTCOME_RESULT);
+        assert_int_equal(run_io(accept_cancel, &l).kind, CO_OUTCOME_RESULT);
         close(l);
 }
+
+/* ---- pollers ----------------------------------------------------------------- */
+
+/* A freed handle of a poller leaves its descriptor registered (closing it
+ * would unregister it): a report for it then unregisters it, rather than
+ * come back on every poll; a new handle for the same open descriptor
+ * registers it again. */
+static int poller_freed_handles(void *arg) {
+        int *s = arg;
+        co_poller_t *p = NULL;
+        co_fd_t *h = NULL, *h2 = NULL;
+        co_usec_t cpu;
+        char buf[8];
+
+        assert_int_equal(co_poller_new(NULL, NULL), -EINVAL);
+        assert_int_equal(co_poller_new(&p, NULL), 0);
+        assert_int_equal(co_fd_new_polled(NULL, p, s[0]), -EINVAL);
+        assert_int_equal(co_fd_new_polled(&h, NULL, s[0]), -EINVAL);
+        assert_int_equal(co_fd_new_polled(&h, p, -1), -EINVAL);
+        assert_int_equal(co_fd_new_polled(&h, p, s[0]), 0);
+        assert_int_equal(co_fd_new_polled(&h2, p, s[0]), -EBUSY);
+        assert_null(h2);
+
+        /* Registered by a wait, and left so by the free. */
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        h = co_fd_free(h);
+        assert_true(epoll_watches(s[0]));
+        assert_int_equal(write(s[1], "x", 1), 1);
+        cpu = cpu_now();
+        assert_int_equal(co_sleep(msec(200)), 0);
+        /* A spinning loop would have burnt about 200 ms. */
+        assert_true(cpu_now() - cpu < msec(50));
+        assert_false(epoll_watches(s[0]));
+
+        /* A new handle: its first read finds the input, its wait registers. */
+        assert_int_equal(co_fd_new_polled(&h, p, s[0]), 0);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), 1);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        assert_true(epoll_watches(s[0]));
+        /* Freed while registered, then another handle's wait: the epoll
+         * still has the descriptor (EEXIST), which the handle takes over. */
+        h = co_fd_free(h);
+        assert_int_equal(co_fd_new_polled(&h2, p, s[0]), 0);
+        assert_int_equal(co_fd_read(h2, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        assert_int_equal(write(s[1], "yz", 2), 2);
+        assert_int_equal(co_fd_read(h2, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC)), 2);
+        assert_memory_equal(buf, "yz", 2);
+        h2 = co_fd_free(h2);
+        p = co_poller_free(p);
+        assert_null(p);
+        return 0;
+}
+
+static void test_io_poller_freed_handles(void **state) {
+        int s[2];
+
+        socketpair_nb(s);
+        assert_int_equal(run_main(poller_freed_handles, s).kind, CO_OUTCOME_RESULT);
+        close(s[0]);
+        close(s[1]);
+}
+
+/* Closing the descriptor of a freed handle unregisters it, and its number,
+ * given to the next socket, gets a handle of its own that works. */
+static int poller_number_reused(void *arg) {
+        co_poller_t *p = NULL;
+        co_fd_t *h = NULL;
+        int s[2], t[2];
+        char buf[8];
+
+        (void) arg;
+        assert_int_equal(co_poller_new(&p, NULL), 0);
+        socketpair_nb(s);
+        assert_int_equal(co_fd_new_polled(&h, p, s[0]), 0);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        h = co_fd_free(h);
+        close(s[0]);
+        assert_false(epoll_watches(s[0]));
+        socketpair_nb(t);
+        assert_int_equal(t[0], s[0]);
+        assert_int_equal(co_fd_new_polled(&h, p, t[0]), 0);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        /* The old peer's close is nothing to the new socket. */
+        close(s[1]);
+        assert_int_equal(write(t[1], "ok", 2), 2);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC)), 2);
+        h = co_fd_free(h);
+        p = co_poller_free(p);
+        close(t[0]);
+        close(t[1]);
+        return 0;
+}
+
+static void test_io_poller_number_reused(void **state) {
+        assert_int_equal(run_main(poller_number_reused, NULL).kind, CO_OUTCOME_RESULT);
+}
+
+/* ---- the same through a poller ----------------------------------------------- */
+
+#define POLLED(name)                                            \
+        static void test_io_poller_##name(void **state) {      \
+                polled = true;                                  \
+                test_io_##name(state);                          \
+                polled = false;                                 \
+        }
+POLLED(pipe_read_write_eof)
+POLLED(socket_ping_pong)
+POLLED(write_all_waits_for_room)
+POLLED(deadlines)
+POLLED(cancel)
+POLLED(two_readers)
+POLLED(reader_and_writer)
+POLLED(free_wakes_waiters)
+POLLED(free_after_wake)
+POLLED(unwanted_input_does_not_spin)
+POLLED(woken_reader_behind_busy_tasks)
+POLLED(short_read_that_did_not_drain)
+POLLED(accept_bursts)
+POLLED(accept_stays_registered)
+POLLED(accept_cancel)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
@@ -900,6 +1051,23 @@ int main(void) {
                 cmocka_unit_test(test_io_accept_bursts),
                 cmocka_unit_test(test_io_accept_stays_registered),
                 cmocka_unit_test(test_io_accept_cancel),
+                cmocka_unit_test(test_io_poller_freed_handles),
+                cmocka_unit_test(test_io_poller_number_reused),
+                cmocka_unit_test(test_io_poller_pipe_read_write_eof),
+                cmocka_unit_test(test_io_poller_socket_ping_pong),
+                cmocka_unit_test(test_io_poller_write_all_waits_for_room),
+                cmocka_unit_test(test_io_poller_deadlines),
+                cmocka_unit_test(test_io_poller_cancel),
+                cmocka_unit_test(test_io_poller_two_readers),
+                cmocka_unit_test(test_io_poller_reader_and_writer),
+                cmocka_unit_test(test_io_poller_free_wakes_waiters),
+                cmocka_unit_test(test_io_poller_free_after_wake),
+                cmocka_unit_test(test_io_poller_unwanted_input_does_not_spin),
+                cmocka_unit_test(test_io_poller_woken_reader_behind_busy_tasks),
+                cmocka_unit_test(test_io_poller_short_read_that_did_not_drain),
+                cmocka_unit_test(test_io_poller_accept_bursts),
+                cmocka_unit_test(test_io_poller_accept_stays_registered),
+                cmocka_unit_test(test_io_poller_accept_cancel),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -109,12 +111,31 @@ int co_connect(int fd, const struct sockaddr *addr, socklen_t len, co_usec_t dea
  * loop, not a hang. And it works on every libevent backend. The price of
  * level triggering is that input nobody waits for is reported on every
  * poll: a report that finds no task waiting, nor one woken and yet to run,
- * removes EV_READ until a task waits again. */
+ * removes EV_READ until a task waits again.
+ *
+ * A handle of a poller (co_fd_new_polled) keeps the same rules, with the
+ * poller's epoll in place of the two events: `watched` is what that epoll
+ * has it registered for (nothing: not registered). The difference is at
+ * the end: freeing such a handle unregisters nothing, since closing the
+ * descriptor does (the kernel drops a file from every epoll when its last
+ * descriptor closes); a report that still comes for the number meanwhile
+ * finds no handle there and unregisters it then. */
+
+struct co_poller {
+        co_loop_t *loop;
+        int epfd;
+        struct event ev;        /* epfd readable: reports to hand out */
+        co_fd_t **by_fd;        /* the handles, by descriptor number */
+        size_t n_by_fd;
+        size_t n_handles;
+};
 
 struct co_fd {
         co_loop_t *loop;
+        co_poller_t *poller;    /* NULL: the loop's own events */
         int fd;
         unsigned ready;         /* CO_FD_* bits worth a system call */
+        unsigned watched;       /* CO_FD_* bits the poller's epoll has */
         unsigned refs;          /* the owner's, plus one per waiting task */
         unsigned rd_woken;      /* readers woken by a report, yet to run */
         bool rd_armed;
@@ -123,6 +144,45 @@ struct co_fd {
         co__waitq_t readers, writers;
         struct event rd, wr;
 };
+
+/* Registers h with its poller's epoll for `want` (CO_FD_* bits), or, for
+ * none, unregisters it. 0 or -errno. */
+static int poller_watch(co_fd_t *h, unsigned want) {
+        struct epoll_event ev = {
+                .events = ((want & CO_FD_READABLE) ? EPOLLIN | EPOLLRDHUP : 0) |
+                          ((want & CO_FD_WRITABLE) ? EPOLLOUT : 0),
+                .data.fd = h->fd,
+        };
+        int op = !h->watched ? EPOLL_CTL_ADD : want ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+
+        if (want == h->watched)
+                return 0;
+        if (epoll_ctl(h->poller->epfd, op, h->fd, &ev) < 0) {
+                /* Still registered from a freed handle of the same open
+                 * descriptor; or no longer, as it failed (EPOLLERR). */
+                if (op == EPOLL_CTL_ADD && errno == EEXIST)
+                        op = EPOLL_CTL_MOD;
+                else if (op != EPOLL_CTL_ADD && errno == ENOENT)
+                        op = want ? EPOLL_CTL_ADD : -1;
+                else
+                        return -errno;
+                if (op >= 0 && epoll_ctl(h->poller->epfd, op, h->fd, &ev) < 0)
+                        return -errno;
+        }
+        h->watched = want;
+        return 0;
+}
+
+/* Stops watching `what` after a report nobody waits for. */
+static void unwatch(co_fd_t *h, unsigned what) {
+        if (!h->poller) {
+                if (what == CO_FD_READABLE)
+                        event_del(&h->rd);
+                return;
+        }
+        /* On failure it stays registered: one more report, no harm. */
+        (void) poller_watch(h, h->watched & ~what);
+}
 
 static void fd_unref(co_fd_t *h) {
         if (--h->refs == 0)
@@ -138,7 +198,7 @@ static void fd_readable(evutil_socket_t fd, short what, void *arg) {
         if (h->readers.head) {
                 h->rd_woken += co__waitq_wake_all(&h->readers, 0);
         } else if (h->rd_woken == 0) {
-                event_del(&h->rd);
+                unwatch(h, CO_FD_READABLE);
                 h->rd_armed = false;
         }
 }
@@ -149,6 +209,9 @@ static void fd_writable(evutil_socket_t fd, short what, void *arg) {
         (void) fd;
         (void) what;
         h->ready |= CO_FD_WRITABLE;
+        /* One-shot, as the loop's EV_WRITE. */
+        if (h->poller)
+                unwatch(h, CO_FD_WRITABLE);
         co__waitq_wake_all(&h->writers, 0);
 }
 
@@ -182,9 +245,15 @@ co_fd_t *co_fd_free(co_fd_t *h) {
         if (!h)
                 return NULL;
         /* No-ops for events never added. After this the descriptor may be
-         * closed and its number reused: nothing of ours refers to it. */
-        event_del(&h->rd);
-        event_del(&h->wr);
+         * closed and its number reused: nothing of ours refers to it. A
+         * poller's report for it finds no handle. */
+        if (h->poller) {
+                h->poller->by_fd[h->fd] = NULL;
+                h->poller->n_handles--;
+        } else {
+                event_del(&h->rd);
+                event_del(&h->wr);
+        }
         h->rd_armed = false;
         h->freed = true;
         h->rd_woken += co__waitq_wake_all(&h->readers, -EBADF);
@@ -203,10 +272,17 @@ static int fd_arm(co_fd_t *h, unsigned what) {
 
         if (what == CO_FD_READABLE && h->rd_armed)
                 return 0;
-        /* A pending one-shot EV_WRITE: event_add does nothing. */
-        errno = 0;
-        if (event_add(ev, NULL) < 0)
-                return errno > 0 ? -errno : -EINVAL;
+        if (h->poller) {
+                int r = poller_watch(h, h->watched | what);
+
+                if (r < 0)
+                        return r;
+        } else {
+                /* A pending one-shot EV_WRITE: event_add does nothing. */
+                errno = 0;
+                if (event_add(ev, NULL) < 0)
+                        return errno > 0 ? -errno : -EINVAL;
+        }
         if (what == CO_FD_READABLE)
                 h->rd_armed = true;
         return 0;
@@ -374,4 +450,113 @@ int co_fd_wait_writable(co_fd_t *h, co_usec_t deadline) {
                 return -EINVAL;
         h->ready &= ~(unsigned) CO_FD_WRITABLE;
         return fd_wait(h, CO_FD_WRITABLE, deadline);
+}
+
+/* ---- pollers ----------------------------------------------------------- */
+
+/* The poller's epoll has reports: each goes to its handle, as the loop's
+ * events would; one for a number without a handle (freed, its descriptor
+ * not closed yet) unregisters the descriptor, which would else be
+ * reported again on every poll. */
+static void poller_ready(evutil_socket_t fd, short what, void *arg) {
+        co_poller_t *p = arg;
+        struct epoll_event evs[64];
+        int n;
+
+        (void) fd;
+        (void) what;
+        do {
+                n = epoll_wait(p->epfd, evs, (int) (sizeof evs / sizeof evs[0]), 0);
+                for (int i = 0; i < n; i++) {
+                        int efd = evs[i].data.fd;
+                        co_fd_t *h = (size_t) efd < p->n_by_fd ? p->by_fd[efd] : NULL;
+                        uint32_t e = evs[i].events;
+
+                        if (!h) {
+                                (void) epoll_ctl(p->epfd, EPOLL_CTL_DEL, efd, NULL);
+                                continue;
+                        }
+                        if ((h->watched & CO_FD_READABLE) && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                                fd_readable(efd, EV_READ, h);
+                        if ((h->watched & CO_FD_WRITABLE) && (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+                                fd_writable(efd, EV_WRITE, h);
+                }
+        } while (n == (int) (sizeof evs / sizeof evs[0]));
+}
+
+int co_poller_new(co_poller_t **ret_poller, co_loop_t *loop) {
+        co_poller_t *p;
+
+        if (!ret_poller)
+                return -EINVAL;
+        if (!loop)
+                loop = co_loop_current();
+        if (!loop)
+                return -EPERM;
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->loop = loop;
+        p->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (p->epfd < 0) {
+                int r = -errno;
+
+                free(p);
+                return r;
+        }
+        if (event_assign(&p->ev, loop->base, p->epfd, EV_READ | EV_PERSIST, poller_ready, p) < 0 ||
+            event_add(&p->ev, NULL) < 0) {
+                close(p->epfd);
+                free(p);
+                return -ENOMEM;
+        }
+        *ret_poller = p;
+        return 0;
+}
+
+co_poller_t *co_poller_free(co_poller_t *p) {
+        if (!p)
+                return NULL;
+        if (p->n_handles > 0) {
+                /* Their handles still point here: leaked, not freed under them. */
+                co_log(CO_LOG_ERR, "co_poller_free: %zu handles not freed first; the poller is leaked",
+                       p->n_handles);
+                return NULL;
+        }
+        event_del(&p->ev);
+        close(p->epfd);
+        free(p->by_fd);
+        free(p);
+        return NULL;
+}
+
+int co_fd_new_polled(co_fd_t **ret_handle, co_poller_t *p, int fd) {
+        co_fd_t *h;
+        int r;
+
+        if (!ret_handle || !p || fd < 0)
+                return -EINVAL;
+        if ((size_t) fd < p->n_by_fd && p->by_fd[fd])
+                return -EBUSY;
+        if ((size_t) fd >= p->n_by_fd) {
+                size_t n = p->n_by_fd ? p->n_by_fd : 64;
+                co_fd_t **v;
+
+                while (n <= (size_t) fd)
+                        n *= 2;
+                v = realloc(p->by_fd, n * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                memset(v + p->n_by_fd, 0, (n - p->n_by_fd) * sizeof *v);
+                p->by_fd = v;
+                p->n_by_fd = n;
+        }
+        r = co_fd_new(&h, p->loop, fd);
+        if (r < 0)
+                return r;
+        h->poller = p;
+        p->by_fd[fd] = h;
+        p->n_handles++;
+        *ret_handle = h;
+        return 0;
 }

@@ -58,6 +58,29 @@ CO_EXPORT int co_fd_new(co_fd_t **ret_handle, co_loop_t *loop, int fd);
 /* Unregisters and frees (from the loop's thread); the descriptor stays
  * open. NULL-safe; returns NULL. */
 CO_EXPORT co_fd_t *co_fd_free(co_fd_t *handle);
+
+/*
+ * A poller: descriptors registered with an epoll of its own, which the
+ * loop watches as one descriptor; for many connections that end together,
+ * as a server's do at its shutdown. A handle of a poller works as any
+ * other, but freeing it unregisters nothing, which saves an epoll_ctl per
+ * descriptor (about 1 us with 10k registered, a lookup in the kernel's
+ * tree): the kernel drops a descriptor from an epoll by itself once its
+ * last descriptor is closed. So close the descriptor soon after freeing
+ * its handle (from any thread): until then the poller may still get a
+ * report for it, which then costs the epoll_ctl after all. Linux only.
+ */
+typedef struct co_poller co_poller_t;
+
+/* A poller on loop (NULL: the running task's loop; -EPERM outside a task). */
+CO_EXPORT int co_poller_new(co_poller_t **ret_poller, co_loop_t *loop);
+/* Frees the poller, whose handles must have been freed (from the loop's
+ * thread): with some left, logs an error and leaves it allocated, not to
+ * free it under them. NULL-safe; returns NULL. */
+CO_EXPORT co_poller_t *co_poller_free(co_poller_t *poller);
+/* A handle for fd on the poller: as co_fd_new; -EBUSY if the poller
+ * already has a handle for fd. */
+CO_EXPORT int co_fd_new_polled(co_fd_t **ret_handle, co_poller_t *poller, int fd);
 CO_EXPORT int co_fd_get_fd(const co_fd_t *handle);
 /* Reads at least one byte: the count, 0 at end of file, or -errno. */
 CO_EXPORT ssize_t co_fd_read(co_fd_t *handle, void *buf, size_t size, co_usec_t deadline);
