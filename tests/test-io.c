@@ -914,16 +914,27 @@ static void test_io_accept_cancel(void **state) {
 
 /* ---- pollers ----------------------------------------------------------------- */
 
-/* A freed handle of a poller leaves its descriptor registered (closing it
- * would unregister it): a report for it then unregisters it, rather than
- * come back on every poll; a new handle for the same open descriptor
- * registers it again. */
+/* A freed handle of a poller leaves its descriptor registered, and the
+ * poller leaves the descriptor alone (another thread may be closing it):
+ * a report for it is dropped; a new handle for the same open descriptor
+ * takes the registration over; a close from another thread unregisters
+ * it, and the loop sleeps again. */
+static int close_it(void *arg, void **ret_result) {
+        int *fd = arg;
+
+        (void) ret_result;
+        close(*fd);
+        *fd = -1;
+        return 0;
+}
+
 static int poller_freed_handles(void *arg) {
         int *s = arg;
         co_poller_t *p = NULL;
         co_fd_t *h = NULL, *h2 = NULL;
         co_usec_t cpu;
         char buf[8];
+        int fd = s[0];
 
         assert_int_equal(co_poller_new(NULL, NULL), -EINVAL);
         assert_int_equal(co_poller_new(&p, NULL), 0);
@@ -934,31 +945,33 @@ static int poller_freed_handles(void *arg) {
         assert_int_equal(co_fd_new_polled(&h2, p, s[0]), -EBUSY);
         assert_null(h2);
 
-        /* Registered by a wait, and left so by the free. */
+        /* Registered by a wait, and left so by the free, report or not. */
         assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
         h = co_fd_free(h);
-        assert_true(epoll_watches(s[0]));
+        assert_true(epoll_watches(fd));
         assert_int_equal(write(s[1], "x", 1), 1);
-        cpu = cpu_now();
-        assert_int_equal(co_sleep(msec(200)), 0);
-        /* A spinning loop would have burnt about 200 ms. */
-        assert_true(cpu_now() - cpu < msec(50));
-        assert_false(epoll_watches(s[0]));
+        assert_int_equal(co_sleep(msec(10)), 0);
+        assert_true(epoll_watches(fd));
 
-        /* A new handle: its first read finds the input, its wait registers. */
-        assert_int_equal(co_fd_new_polled(&h, p, s[0]), 0);
+        /* A new handle: its first read finds the input; its wait finds the
+         * descriptor registered (EEXIST) and takes the registration over. */
+        assert_int_equal(co_fd_new_polled(&h, p, fd), 0);
         assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), 1);
         assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
-        assert_true(epoll_watches(s[0]));
-        /* Freed while registered, then another handle's wait: the epoll
-         * still has the descriptor (EEXIST), which the handle takes over. */
-        h = co_fd_free(h);
-        assert_int_equal(co_fd_new_polled(&h2, p, s[0]), 0);
-        assert_int_equal(co_fd_read(h2, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
         assert_int_equal(write(s[1], "yz", 2), 2);
-        assert_int_equal(co_fd_read(h2, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC)), 2);
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(5 * CO_USEC_PER_SEC)), 2);
         assert_memory_equal(buf, "yz", 2);
-        h2 = co_fd_free(h2);
+
+        /* Freed with input on the way, closed by another thread. */
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        h = co_fd_free(h);
+        assert_int_equal(write(s[1], "w", 1), 1);
+        assert_int_equal(co_to_thread("close", close_it, &s[0], NULL), 0);
+        assert_false(epoll_watches(fd));
+        cpu = cpu_now();
+        assert_int_equal(co_sleep(msec(200)), 0);
+        /* A loop that did not sleep would have burnt about 200 ms. */
+        assert_true(cpu_now() - cpu < msec(50));
         p = co_poller_free(p);
         assert_null(p);
         return 0;
@@ -969,7 +982,7 @@ static void test_io_poller_freed_handles(void **state) {
 
         socketpair_nb(s);
         assert_int_equal(run_main(poller_freed_handles, s).kind, CO_OUTCOME_RESULT);
-        close(s[0]);
+        assert_int_equal(s[0], -1);
         close(s[1]);
 }
 
@@ -1006,6 +1019,115 @@ static int poller_number_reused(void *arg) {
 
 static void test_io_poller_number_reused(void **state) {
         assert_int_equal(run_main(poller_number_reused, NULL).kind, CO_OUTCOME_RESULT);
+}
+
+/* What a handle knows of its input, and a poll that brings it up to date
+ * without going through the loop. */
+static int poller_poll_now(void *arg) {
+        int *s = arg;
+        co_poller_t *p = NULL;
+        co_fd_t *h = NULL;
+        char buf[8];
+
+        assert_int_equal(co_poller_poll(NULL), -EINVAL);
+        assert_false(co_fd_is_readable(NULL));
+        assert_int_equal(co_poller_new(&p, NULL), 0);
+        assert_int_equal(co_fd_new_polled(&h, p, s[0]), 0);
+        /* Nothing known yet: worth a try. */
+        assert_true(co_fd_is_readable(h));
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, co_deadline_after(msec(5))), -ETIMEDOUT);
+        assert_false(co_fd_is_readable(h));
+        assert_int_equal(write(s[1], "ab", 2), 2);
+        /* The loop has not polled since. */
+        assert_false(co_fd_is_readable(h));
+        assert_int_equal(co_poller_poll(p), 0);
+        assert_true(co_fd_is_readable(h));
+        /* Short: drained. Full: maybe more. */
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, CO_USEC_INFINITY), 2);
+        assert_false(co_fd_is_readable(h));
+        assert_int_equal(write(s[1], "cdef", 4), 4);
+        assert_int_equal(co_poller_poll(p), 0);
+        assert_int_equal(co_fd_read(h, buf, 2, CO_USEC_INFINITY), 2);
+        assert_true(co_fd_is_readable(h));
+        assert_int_equal(co_fd_read(h, buf, sizeof buf, CO_USEC_INFINITY), 2);
+        assert_false(co_fd_is_readable(h));
+        h = co_fd_free(h);
+        p = co_poller_free(p);
+        return 0;
+}
+
+static void test_io_poller_poll_now(void **state) {
+        int s[2];
+
+        socketpair_nb(s);
+        assert_int_equal(run_main(poller_poll_now, s).kind, CO_OUTCOME_RESULT);
+        close(s[0]);
+        close(s[1]);
+}
+
+/* More handles ready at once than the poller takes in one call: each
+ * reader is woken, and a poll with nobody waiting reaches every handle and
+ * returns. */
+#define MANY 300
+
+typedef struct many {
+        int s[MANY][2];
+        co_fd_t *h[MANY];
+        unsigned got;
+} many_t;
+
+static int many_reader(void *arg) {
+        co_fd_t *h = arg;
+        char c;
+
+        assert_int_equal(co_fd_read(h, &c, 1, co_deadline_after(5 * CO_USEC_PER_SEC)), 1);
+        return 0;
+}
+
+static int poller_many_ready(void *arg) {
+        many_t *m = arg;
+        co_task_t *t[MANY];
+        co_poller_t *p = NULL;
+
+        assert_int_equal(co_poller_new(&p, NULL), 0);
+        for (size_t i = 0; i < MANY; i++) {
+                socketpair_nb(m->s[i]);
+                assert_int_equal(co_fd_new_polled(&m->h[i], p, m->s[i][0]), 0);
+                assert_int_equal(co_spawn(&t[i], "reader", many_reader, m->h[i]), 0);
+        }
+        assert_int_equal(co_sleep(msec(5)), 0);
+        for (size_t i = 0; i < MANY; i++)
+                assert_int_equal(write(m->s[i][1], "ab", 2), 2);
+        for (size_t i = 0; i < MANY; i++) {
+                join_ok(t[i]);
+                co_task_unref(t[i]);
+        }
+        /* One byte left in each, and nobody waits. */
+        for (size_t i = 0; i < MANY; i++) {
+                char c;
+
+                assert_int_equal(co_fd_read(m->h[i], &c, 1, CO_USEC_INFINITY), 1);
+                assert_int_equal(c, 'b');
+                assert_int_equal(co_fd_read(m->h[i], &c, 1, co_deadline_after(msec(1))), -ETIMEDOUT);
+                assert_int_equal(write(m->s[i][1], "c", 1), 1);
+        }
+        assert_int_equal(co_poller_poll(p), 0);
+        for (size_t i = 0; i < MANY; i++) {
+                assert_true(co_fd_is_readable(m->h[i]));
+                m->h[i] = co_fd_free(m->h[i]);
+                close(m->s[i][0]);
+                close(m->s[i][1]);
+        }
+        p = co_poller_free(p);
+        return 0;
+}
+
+static void test_io_poller_many_ready(void **state) {
+        many_t *m = calloc(1, sizeof *m);
+
+        assert_non_null(m);
+        assert_int_equal(run_main(poller_many_ready, m).kind, CO_OUTCOME_RESULT);
+        free(m);
 }
 
 /* ---- the same through a poller ----------------------------------------------- */
@@ -1053,6 +1175,8 @@ int main(void) {
                 cmocka_unit_test(test_io_accept_cancel),
                 cmocka_unit_test(test_io_poller_freed_handles),
                 cmocka_unit_test(test_io_poller_number_reused),
+                cmocka_unit_test(test_io_poller_poll_now),
+                cmocka_unit_test(test_io_poller_many_ready),
                 cmocka_unit_test(test_io_poller_pipe_read_write_eof),
                 cmocka_unit_test(test_io_poller_socket_ping_pong),
                 cmocka_unit_test(test_io_poller_write_all_waits_for_room),

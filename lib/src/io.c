@@ -119,7 +119,8 @@ int co_connect(int fd, const struct sockaddr *addr, socklen_t len, co_usec_t dea
  * the end: freeing such a handle unregisters nothing, since closing the
  * descriptor does (the kernel drops a file from every epoll when its last
  * descriptor closes); a report that still comes for the number meanwhile
- * finds no handle there and unregisters it then. */
+ * finds no handle there and is dropped, and comes again on every poll
+ * until the close. */
 
 struct co_poller {
         co_loop_t *loop;
@@ -265,6 +266,10 @@ co_fd_t *co_fd_free(co_fd_t *h) {
 
 int co_fd_get_fd(const co_fd_t *h) {
         return h ? h->fd : -EINVAL;
+}
+
+bool co_fd_is_readable(const co_fd_t *h) {
+        return h && (h->ready & CO_FD_READABLE);
 }
 
 static int fd_arm(co_fd_t *h, unsigned what) {
@@ -454,34 +459,50 @@ int co_fd_wait_writable(co_fd_t *h, co_usec_t deadline) {
 
 /* ---- pollers ----------------------------------------------------------- */
 
-/* The poller's epoll has reports: each goes to its handle, as the loop's
- * events would; one for a number without a handle (freed, its descriptor
- * not closed yet) unregisters the descriptor, which would else be
- * reported again on every poll. */
-static void poller_ready(evutil_socket_t fd, short what, void *arg) {
-        co_poller_t *p = arg;
-        struct epoll_event evs[64];
+/* Hands out what the poller's epoll reports, in up to `rounds` calls of
+ * POLLER_BATCH: each report to its handle, as the loop's events would. A
+ * report for a number without a handle (freed, its descriptor not closed
+ * yet) is dropped, nothing more: another thread may be closing that
+ * descriptor, so it is not ours to touch. Level-triggered, the epoll
+ * hands out what is still ready again on its next call, in turn: a round
+ * per call from the loop, which calls again while there is more. */
+#define POLLER_BATCH 256
+
+static int poller_dispatch(co_poller_t *p, size_t rounds) {
+        struct epoll_event evs[POLLER_BATCH];
         int n;
 
-        (void) fd;
-        (void) what;
         do {
-                n = epoll_wait(p->epfd, evs, (int) (sizeof evs / sizeof evs[0]), 0);
+                n = epoll_wait(p->epfd, evs, POLLER_BATCH, 0);
+                if (n < 0)
+                        return errno == EINTR ? 0 : -errno;
                 for (int i = 0; i < n; i++) {
                         int efd = evs[i].data.fd;
                         co_fd_t *h = (size_t) efd < p->n_by_fd ? p->by_fd[efd] : NULL;
                         uint32_t e = evs[i].events;
 
-                        if (!h) {
-                                (void) epoll_ctl(p->epfd, EPOLL_CTL_DEL, efd, NULL);
+                        if (!h)
                                 continue;
-                        }
                         if ((h->watched & CO_FD_READABLE) && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
                                 fd_readable(efd, EV_READ, h);
                         if ((h->watched & CO_FD_WRITABLE) && (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
                                 fd_writable(efd, EV_WRITE, h);
                 }
-        } while (n == (int) (sizeof evs / sizeof evs[0]));
+        } while (n == POLLER_BATCH && --rounds > 0);
+        return 0;
+}
+
+static void poller_ready(evutil_socket_t fd, short what, void *arg) {
+        (void) fd;
+        (void) what;
+        (void) poller_dispatch(arg, 1);
+}
+
+int co_poller_poll(co_poller_t *p) {
+        if (!p)
+                return -EINVAL;
+        /* Enough rounds for every handle's turn. */
+        return poller_dispatch(p, p->n_handles / POLLER_BATCH + 2);
 }
 
 int co_poller_new(co_poller_t **ret_poller, co_loop_t *loop) {

@@ -66,9 +66,11 @@ CO_EXPORT co_fd_t *co_fd_free(co_fd_t *handle);
  * other, but freeing it unregisters nothing, which saves an epoll_ctl per
  * descriptor (about 1 us with 10k registered, a lookup in the kernel's
  * tree): the kernel drops a descriptor from an epoll by itself once its
- * last descriptor is closed. So close the descriptor soon after freeing
- * its handle (from any thread): until then the poller may still get a
- * report for it, which then costs the epoll_ctl after all. Linux only.
+ * last descriptor is closed. So close the descriptor right after freeing
+ * its handle, from any thread (the poller never touches a descriptor
+ * without a handle, which another thread may be closing): until then,
+ * input or a hang-up on it is reported on every poll, and the loop does
+ * not sleep. Linux only.
  */
 typedef struct co_poller co_poller_t;
 
@@ -81,7 +83,17 @@ CO_EXPORT co_poller_t *co_poller_free(co_poller_t *poller);
 /* A handle for fd on the poller: as co_fd_new; -EBUSY if the poller
  * already has a handle for fd. */
 CO_EXPORT int co_fd_new_polled(co_fd_t **ret_handle, co_poller_t *poller, int fd);
+/* Hands the reports the poller's epoll holds now to their handles, as the
+ * loop does when it polls, without waiting (one epoll_wait, more if it
+ * has more than 64): then co_fd_is_readable knows of input that came
+ * since the loop last polled. 0 or -errno. */
+CO_EXPORT int co_poller_poll(co_poller_t *poller);
 CO_EXPORT int co_fd_get_fd(const co_fd_t *handle);
+/* Whether a read is worth trying: nothing has been read yet, or the loop
+ * (or co_poller_poll) reported input or its end since the last read that
+ * found nothing left, or the last read filled its buffer. What the handle
+ * knows, not what the kernel has now: no system call. */
+CO_EXPORT bool co_fd_is_readable(const co_fd_t *handle);
 /* Reads at least one byte: the count, 0 at end of file, or -errno. */
 CO_EXPORT ssize_t co_fd_read(co_fd_t *handle, void *buf, size_t size, co_usec_t deadline);
 /* Writes at least one byte (on a socket without SIGPIPE): the count or
